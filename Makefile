@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # Debian libraries that open3d (offscreen rendering on Mesa's software Vulkan),
 # moderngl (headless EGL) and the browser tests need at run time.
 SYSTEM_PACKAGES := libusb-1.0-0 libgl1 libegl1 libegl-mesa0 libgl1-mesa-dri \
-	libvulkan1 mesa-vulkan-drivers chromium
+	libvulkan1 mesa-vulkan-drivers chromium xvfb xauth
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
@@ -24,6 +24,8 @@ test: env
 benchmarks: env
 	$(PY) benchmarks/calibration.py
 	$(PY) benchmarks/triangulation.py
+	$(PY) benchmarks/report.py
+	$(PY) benchmarks/render_body.py
 
 env: system-deps $(VENV)/.installed
 

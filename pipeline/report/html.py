@@ -1,0 +1,313 @@
+"""Build a session's report: one self-contained HTML page that works offline.
+
+Everything the page needs is inside it: the stylesheet, three.js (vendored in
+assets/, MIT licence, see assets/README.md), the replay script, the replay
+data, the Open3D figures (PNG) and the plots (SVG) as data URIs. The figures
+are also written as PNG files in report/figures/ for use elsewhere.
+
+Every string that comes from the user (athlete, session, notes, ...) goes
+through html.escape; data for the scripts goes through replay.script_json.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import time
+import warnings
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+from tqdm import tqdm
+
+from calibration.atomic import write_text
+from pipeline.report.session import Session, bottom_frames, facing_direction, load_session, rep_verdict, violation_mask
+
+ASSETS = Path(__file__).with_name("assets")
+VERDICT_LABEL = {"pass": "pass", "warn": "warn", "fail": "fail", "unreliable": "unreliable"}
+
+
+def e(value: Any) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _asset(name: str) -> str:
+    path = ASSETS / name
+    if not path.is_file():
+        raise FileNotFoundError(f"report asset '{path}' is missing; reinstall hingecap (pip install -e .)")
+    return path.read_text(encoding="utf-8")
+
+
+def _script(text: str) -> str:
+    # An inline script ends at the first "</script": keep any such text inside the JS literal.
+    return text.replace("</script", "<\\/script").replace("<!--", "<\\!--")
+
+
+def _three_js() -> str:
+    # The UMD build announces its own deprecation on every load; the page does not need that in the console.
+    return _asset("three.min.js").replace("console.warn('Scripts \"build/three.js\" and \"build/three.min.js\" are deprecated", "void('", 1)
+
+
+def _data_uri(mime: str, data: bytes) -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def build_report(
+    session_dir: str | Path, session_meta: Mapping[str, Any] | None = None, out_dir: str | Path | None = None,
+    history: Iterable[Any] = (), *, figures: bool = True, timings: dict | None = None,
+) -> Path:
+    """Write ``{out_dir or session_dir/report}/index.html`` for one session and return its path.
+
+    ``session_meta`` is the session's config (athlete, exercise, date, load_kg,
+    notes); ``history`` lists earlier sessions of the same athlete (folders, or
+    mappings with ``dir`` and their config) for the progress section.
+    ``timings``, if given, receives the seconds spent per part.
+    """
+    from pipeline.report import plots, progress, replay
+
+    meta = dict(session_meta or {})
+    timings = timings if timings is not None else {}
+    clock = time.perf_counter()
+    steps = tqdm(total=4, desc=f"report {Path(session_dir).name}", unit="part", leave=False)
+
+    session = load_session(session_dir)
+    out = Path(out_dir) if out_dir is not None else session.dir / "report"
+    cue_words = {c["id"]: c.get("words", c["id"]) for c in session.reps["cues"]}
+    mask = violation_mask(session)
+    timings["load"] = time.perf_counter() - clock
+    steps.update()
+
+    clock = time.perf_counter()
+    figure_html = ""
+    if figures and session.reps["reps"]:
+        from pipeline.report.figures3d import RenderError, png_bytes, render_rep_figures
+
+        bottoms = bottom_frames(session)
+        try:
+            images = render_rep_figures(session.points[bottoms], mask[bottoms], facing_direction(session.points),
+                                        out / "figures")
+            figure_html = _figures_html(session, images, png_bytes)
+        except RenderError as exc:
+            # The page is still worth having without the still figures: say why they are missing.
+            warnings.warn(str(exc), RuntimeWarning, stacklevel=2)
+            figure_html = f'<section id="figures"><h2>Bottom of each rep</h2><p class="lead">Not rendered: {e(exc)}</p></section>'
+    timings["figures"] = time.perf_counter() - clock
+    steps.update()
+
+    clock = time.perf_counter()
+    plot_uri = _data_uri("image/svg+xml", plots.session_plot_svg(session))
+    history = list(history)
+    progress_html = ""
+    if history:
+        table = progress.history_table(session.dir, meta, history)
+        progress_html = _progress_html(table, _data_uri("image/svg+xml", progress.progress_plot_svg(table)))
+    timings["plots"] = time.perf_counter() - clock
+    steps.update()
+
+    clock = time.perf_counter()
+    payload = replay.replay_payload(session, cue_words)
+    payload["facing"] = facing_direction(session.points).tolist()
+    page = _page(session, meta, cue_words, replay.script_json(payload), figure_html, plot_uri, progress_html)
+    index = out / "index.html"
+    write_text(index, page)
+    timings["page"] = time.perf_counter() - clock
+    steps.update()
+    steps.close()
+    return index
+
+
+# --- page parts ----------------------------------------------------------------
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, (list, tuple)):
+        return "–".join(_fmt(x) for x in v)
+    if isinstance(v, (int, float, np.number)):
+        v = float(v)
+        if not np.isfinite(v):
+            return "n/a"
+        return f"{v:.0f}" if abs(v) >= 1000 else f"{v:.3g}"
+    return e(v)
+
+
+def threshold_text(comparator: str, threshold: Mapping[str, Any] | None) -> str:
+    thr = dict(threshold or {})
+    warn, fail = thr.get("warn"), thr.get("fail")
+    comp = (comparator or "").lower()
+    if comp == "abs_gt":
+        parts = [f"warn |x| &gt; {_fmt(warn)}" if warn is not None else "", f"fail |x| &gt; {_fmt(fail)}" if fail is not None else ""]
+    elif comp in ("above", "gt", "max", ">"):
+        parts = [f"warn &gt; {_fmt(warn)}" if warn is not None else "", f"fail &gt; {_fmt(fail)}" if fail is not None else ""]
+    elif comp in ("below", "lt", "min", "<"):
+        parts = [f"warn &lt; {_fmt(warn)}" if warn is not None else "", f"fail &lt; {_fmt(fail)}" if fail is not None else ""]
+    elif comp == "between":
+        parts = [f"ok {_fmt(warn)}" if warn is not None else "", f"fail outside {_fmt(fail)}" if fail is not None else ""]
+    else:
+        parts = [f"{e(k)} {_fmt(v)}" for k, v in thr.items()]
+    return " · ".join(p for p in parts if p) or "–"
+
+
+def _summary_cards(session: Session, meta: Mapping[str, Any], cue_words: dict[str, str]) -> str:
+    reps = session.reps["reps"]
+    n = len(reps)
+    quality = session.reps.get("summary", {}).get("quality_reps")
+    if quality is None:
+        quality = sum(1 for r in reps if rep_verdict(r) == "pass")
+    counts = Counter(session.reps.get("summary", {}).get("violations") or {})
+    if not counts:
+        counts = Counter(c["id"] for r in reps for c in r.get("cues", []) if c.get("verdict") == "fail")
+    top = [(cue, k) for cue, k in counts.most_common(3) if k > 0]
+    top_html = "".join(
+        f'<li><span class="cue-id">{e(cue)}</span> <span class="count">{k}×</span><div class="words">{e(cue_words.get(cue, ""))}</div></li>'
+        for cue, k in top) or '<li class="none">none — every rep met every cue</li>'
+    pct = f"{100 * quality / n:.0f}%" if n else "–"
+    lowering = [r.get("lowering_s") for r in reps if r.get("lowering_s") is not None]
+    rising = [r.get("rising_s") for r in reps if r.get("rising_s") is not None]
+    tempo = f"{np.mean(lowering):.1f} / {np.mean(rising):.1f} s" if lowering and rising else "–"
+    load = meta.get("load_kg")
+    cards = [
+        ("Reps", f"{n}", f"{session.n_frames / session.fps:.0f} s recorded at {session.fps:.0f} fps"),
+        ("Quality reps", f"{quality}<span class='of'>/{n}</span>", f"{pct} with no cue violated"),
+        ("Load", f"{_fmt(load)} kg" if load is not None else "–", "as given in the session config" if load is not None else "not given"),
+        ("Tempo", tempo, "mean lowering / rising time"),
+    ]
+    html_cards = "".join(f'<div class="card"><div class="label">{e(a)}</div><div class="big">{b}</div><div class="hint">{e(c)}</div></div>'
+                         for a, b, c in cards)
+    return (f'<section id="summary"><div class="cards">{html_cards}</div>'
+            f'<div class="card wide"><div class="label">Cues most often violated</div><ol class="top-cues">{top_html}</ol></div></section>')
+
+
+def _rep_table(session: Session, cue_words: dict[str, str]) -> str:
+    cues = session.reps["cues"]
+    units = {c["id"]: c.get("unit", "") for c in cues}
+    head = "".join(f'<th title="{e(cue_words.get(c["id"]))}">{e(c["id"]).replace("_", " ")}</th>' for c in cues)
+    rows = []
+    fps = session.fps
+    for rep in session.reps["reps"]:
+        by_id = {c["id"]: c for c in rep.get("cues", [])}
+        cells = []
+        for cue in cues:
+            c = by_id.get(cue["id"])
+            if c is None:
+                cells.append('<td class="na">–</td>')
+                continue
+            verdict = c.get("verdict", "pass")
+            frames = c.get("frames") or []
+            jump = ""
+            if verdict in ("warn", "fail"):
+                target = int(min(frames)) if frames else int(rep["bottom"])
+                jump = (f'<a class="jump" href="#frame={target}" data-frame="{target}" '
+                        f'title="show frame {target} in the replay">&#9654; frame {target}</a>')
+            unit = units.get(cue["id"], "")
+            unit_html = f' <span class="unit">{e(unit)}</span>' if unit else ""
+            cells.append(
+                f'<td class="cell v-{e(verdict)}"><div class="val">{_fmt(c.get("value"))}{unit_html}'
+                f'<span class="badge b-{e(verdict)}">{e(VERDICT_LABEL.get(verdict, verdict))}</span></div>'
+                f'<div class="thr">{threshold_text(c.get("comparator", ""), c.get("threshold"))}</div>{jump}</td>')
+        verdict = rep_verdict(rep)
+        depth = rep.get("metrics", {}).get("hip_flex_bottom")
+        tempo = f'{rep.get("lowering_s", float("nan")):.1f} / {rep.get("rising_s", float("nan")):.1f} s'
+        rows.append(
+            f'<tr data-start="{int(rep["start"])}" data-end="{int(rep["end"])}" class="rep-row r-{e(verdict)}">'
+            f'<th scope="row"><a class="jump rep-link" href="#frame={int(rep["start"])}" data-frame="{int(rep["start"])}">Rep {int(rep["index"])}</a>'
+            f'<div class="sub">{rep["start"] / fps:.1f}–{rep["end"] / fps:.1f} s</div></th>'
+            f'<td class="tempo">{tempo}{"" if rep.get("reliable", True) else "<div class=warnnote>low confidence</div>"}</td>'
+            f'<td class="depth">{_fmt(depth) + "°" if depth is not None else "–"}</td>'
+            f'{"".join(cells)}<td><span class="badge big b-{e(verdict)}">{e(verdict)}</span></td></tr>')
+    return (f'<section id="reps"><h2>Reps and cues</h2><p class="lead">Each cell: the measured value, its verdict, and the '
+            f'threshold it was judged against. &#9654; jumps the replay to the first frame that violates the cue.</p>'
+            f'<div class="table-wrap"><table id="rep-table"><thead><tr><th>Rep</th><th>Tempo (down / up)</th><th title="hip flexion at the bottom">Depth</th>{head}<th>Verdict</th></tr>'
+            f'</thead><tbody>{"".join(rows)}</tbody></table></div></section>')
+
+
+def _figures_html(session: Session, images: list[dict], png_bytes) -> str:
+    cards = []
+    for rep, views in zip(session.reps["reps"], images):
+        verdict = rep_verdict(rep)
+        bad = [c["id"] for c in rep.get("cues", []) if c.get("verdict") in ("warn", "fail")]
+        caption = ", ".join(e(b) for b in bad) if bad else "no cue violated"
+        imgs = "".join(f'<figure><img alt="rep {int(rep["index"])} {v} view" src="{_data_uri("image/png", png_bytes(views[v]))}">'
+                       f'<figcaption>{v}</figcaption></figure>' for v in ("side", "front"))
+        cards.append(f'<div class="fig-card r-{e(verdict)}"><div class="fig-head"><a class="jump" href="#frame={int(rep["bottom"])}" '
+                     f'data-frame="{int(rep["bottom"])}">Rep {int(rep["index"])}</a> <span class="badge b-{e(verdict)}">{e(verdict)}</span>'
+                     f'<div class="fig-cues">{caption}</div></div><div class="views">{imgs}</div></div>')
+    return (f'<section id="figures"><h2>Bottom of each rep</h2><p class="lead">Rendered with Open3D. '
+            f'<span class="sw red"></span> segments violating a cue · <span class="sw amber"></span> borderline (warn) · '
+            f'<span class="sw blue"></span> the spine model '
+            f'(head, upper back, sacrum).</p><div class="fig-grid">{"".join(cards)}</div></section>')
+
+
+def _progress_html(table, plot_uri: str) -> str:
+    rows = "".join(
+        f'<tr class="{"current" if r.current else ""}"><td>{e(r.date) or "–"}</td><td>{e(r.session)}</td><td>{_fmt(r.load_kg) if r.load_kg is not None and r.load_kg == r.load_kg else "–"}</td>'
+        f'<td>{int(r.reps)}</td><td>{int(r.quality_reps)}</td><td>{_fmt(r.violations_per_rep)}</td><td>{_fmt(r.depth_deg)}°</td></tr>'
+        for r in table.itertuples())
+    return (f'<section id="progress"><h2>Progress across sessions</h2><img class="plot" alt="progress across sessions" src="{plot_uri}">'
+            f'<div class="table-wrap"><table id="progress-table"><thead><tr><th>Date</th><th>Session</th><th>Load (kg)</th><th>Reps</th>'
+            f'<th>Quality reps</th><th>Violations / rep</th><th>Depth (hip flexion)</th></tr></thead><tbody>{rows}</tbody></table></div></section>')
+
+
+def _replay_html() -> str:
+    return """<section id="replay-section"><h2>3D replay</h2>
+<div class="replay-wrap">
+  <div id="replay" data-frame="0" data-playing="0">
+    <div id="viewport"></div>
+    <div class="overlay"><span id="frame-label">frame 0</span><span id="rep-label"></span></div>
+    <div class="hint-overlay">drag to orbit · wheel to zoom · double-click to reset</div>
+  </div>
+  <aside class="panel">
+    <div class="row"><button id="play" type="button" title="play / pause (space)">&#9654; Play</button>
+      <button id="step-back" type="button" title="previous frame (&larr;)">&#9664;&#9664;</button>
+      <button id="step-fwd" type="button" title="next frame (&rarr;)">&#9654;&#9654;</button>
+      <label>speed <select id="speed"><option value="0.25">0.25×</option><option value="0.5">0.5×</option>
+      <option value="1" selected>1×</option><option value="2">2×</option></select></label></div>
+    <div class="row"><span class="ctl-label">Jump to rep</span><div id="rep-buttons"></div></div>
+    <div class="row"><span class="ctl-label">View</span><button type="button" data-view="side">side</button>
+      <button type="button" data-view="front">front</button><button type="button" data-view="three">3/4</button>
+      <button type="button" data-view="top">top</button></div>
+    <div class="row"><span class="ctl-label">Trajectories</span><div id="traj-toggles"></div></div>
+    <div class="row"><span class="ctl-label">Violated at this frame</span><ul id="now-violated"><li class="none">–</li></ul></div>
+    <div class="legend"><span class="sw red"></span> violating a cue <span class="sw blue"></span> spine
+      <span class="sw amber"></span> borderline <span class="sw teal"></span> left <span class="sw indigo"></span> right</div>
+  </aside>
+</div>
+<div class="timeline"><input id="scrub" type="range" min="0" max="0" value="0" step="1" aria-label="timeline"><div id="bands"></div></div>
+</section>"""
+
+
+def _page(session: Session, meta: Mapping[str, Any], cue_words: dict[str, str], replay_json: str,
+          figure_html: str, plot_uri: str, progress_html: str) -> str:
+    athlete = meta.get("athlete") or "Athlete"
+    exercise = meta.get("exercise") or session.reps.get("exercise") or ""
+    date = meta.get("date") or ""
+    notes = meta.get("notes")
+    exercise = str(exercise).replace("_", " ").capitalize()
+    sub = " · ".join(e(x) for x in (exercise, date, f"session {session.name}") if x)
+    notes_html = f'<section id="notes"><h2>Notes</h2><p class="notes">{e(notes)}</p></section>' if notes else ""
+    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Hinge report · {e(athlete)} · {e(session.name)}</title>
+<style>{_asset("report.css")}</style></head>
+<body>
+<header class="top"><div><div class="kicker">Hip-hinge review</div><h1>{e(athlete)}</h1><div class="subtitle">{sub}</div></div>
+<div class="brand">hingecap</div></header>
+<main>
+{_summary_cards(session, meta, cue_words)}
+{notes_html}
+{_replay_html()}
+{_rep_table(session, cue_words)}
+{figure_html}
+<section id="plots"><h2>Kinematics over time</h2><p class="lead">Reps shaded (red: a cue was violated), bottoms dotted;
+thresholds of the cues measured on a curve drawn (dashed: warn, solid: fail).</p>
+<img class="plot" alt="hip and knee flexion, trunk inclination, spine angle and trunk length over time" src="{plot_uri}"></section>
+{progress_html}
+</main>
+<footer>Generated {e(generated)} by hingecap from pose3d.npz, kinematics.csv and reps.json of session {e(session.name)}.
+3D replay: three.js (MIT licence).</footer>
+<script type="application/json" id="replay-data">{replay_json}</script>
+<script>{_script(_three_js())}</script>
+<script>{_script(_asset("replay.js"))}</script>
+</body></html>
+"""

@@ -1,0 +1,119 @@
+"""Time-series plots of the session (matplotlib, Agg): angles and trunk length with reps and thresholds.
+
+Each panel shades the reps and draws the thresholds of the cues whose metric
+is measured on that panel's series (a cue's ``metric`` is the series name plus
+a suffix such as ``_bottom`` or ``_max``). Plots are returned as SVG bytes so
+the page can inline them as images.
+"""
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+
+from pipeline.report.session import Session, rep_verdict
+
+# (panel title, unit, [(column, label, colour)])
+PANELS = (
+    ("Hip and knee flexion", "deg", [("hip_flex", "hip", "#1f6fb2"), ("knee_flex", "knee", "#e08a00")]),
+    ("Trunk inclination", "deg", [("trunk_incl", "trunk", "#2a9d8f")]),
+    ("Spine angle (sacrum - upper back - head)", "deg", [("spine_angle", "spine", "#6a4c93")]),
+    ("Trunk length (relative to standing)", "", [("trunk_length_rel", "trunk length", "#444b55")]),
+)
+_SUFFIX = re.compile(r"^(?P<col>.+?)(_(bottom|max|min|peak|mean))?$")
+_RELATIVE = re.compile(r"^(?P<col>.+?)_(dev|deviation|change|delta)(_(bottom|max|min|peak))?$")
+WARN_COLOUR, FAIL_COLOUR = "#e0a100", "#d62728"
+
+
+def threshold_lines(reps: dict, kin=None) -> dict[str, list[tuple[float, str, str]]]:
+    """{column: [(value, 'warn'|'fail', cue id)]} for cues measured on a plotted column.
+
+    A cue's metric names its column directly (``knee_flex_bottom`` -> knee_flex),
+    as a change from standing (``spine_angle_dev``: drawn at the standing value
+    ± the threshold, standing = median outside the reps, needs ``kin``), or as
+    trunk shortening (drawn on trunk_length_rel at 1 - threshold).
+    """
+    columns = {c for _, _, series in PANELS for c, _, _ in series}
+    thresholds = {}
+    for rep in reps.get("reps", []):
+        for cue in rep.get("cues", []):
+            thresholds.setdefault(cue["id"], cue.get("threshold") or {})
+    lines: dict[str, list] = {}
+    for cue in reps.get("cues", []):
+        metric = str(cue.get("metric", ""))
+        match = _SUFFIX.match(metric)
+        col = metric if metric in columns else (match.group("col") if match else None)
+        transform = None
+        if col not in columns:
+            rel = _RELATIVE.match(metric)
+            if rel and rel.group("col") in columns and kin is not None:
+                col, base = rel.group("col"), _standing_value(kin, rel.group("col"), reps)
+                transform = lambda v, b=base: (b - v, b + v)  # noqa: E731
+            elif "trunk" in metric and "short" in metric:
+                col, scale = "trunk_length_rel", 0.01 if str(cue.get("unit", "")).strip() == "%" else 1.0
+                transform = lambda v, k=scale: (1.0 - v * k,)  # noqa: E731
+            else:
+                continue
+        for level in ("warn", "fail"):
+            values = thresholds.get(cue["id"], {}).get(level)
+            for v in np.atleast_1d(values if values is not None else []):
+                if isinstance(v, (int, float, np.number)) and np.isfinite(v):
+                    for drawn in (transform(float(v)) if transform else (float(v),)):
+                        lines.setdefault(col, []).append((float(drawn), level, cue["id"]))
+    return lines
+
+
+def _standing_value(kin, col: str, reps: dict) -> float:
+    values = kin[col].to_numpy(float)
+    outside = np.ones(len(values), bool)
+    for rep in reps.get("reps", []):
+        outside[max(int(rep["start"]), 0):int(rep["end"]) + 1] = False
+    pool = values[outside] if np.isfinite(values[outside]).any() else values
+    return float(np.nanmedian(pool))
+
+
+def session_plot_svg(session: Session) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = session.kin["t"].to_numpy(float)
+    lines = threshold_lines(session.reps, session.kin)
+    fig, axes = plt.subplots(len(PANELS), 1, figsize=(10, 2.1 * len(PANELS)), sharex=True, constrained_layout=True)
+    with plt.rc_context({"svg.fonttype": "none"}):
+        for ax, (title, unit, series) in zip(axes, PANELS):
+            _shade_reps(ax, session, t)
+            for col, label, colour in series:
+                ax.plot(t, session.kin[col].to_numpy(float), color=colour, lw=1.4, label=label)
+                for value, level, cue in lines.get(col, []):
+                    ax.axhline(value, color=WARN_COLOUR if level == "warn" else FAIL_COLOUR, lw=0.9,
+                               ls="--" if level == "warn" else "-", alpha=0.9)
+                    ax.annotate(f"{cue} {level}", (1.0, value), xycoords=("axes fraction", "data"), fontsize=7,
+                                ha="right", va="bottom", color=FAIL_COLOUR if level == "fail" else "#8a6400")
+            ax.set_title(title, loc="left", fontsize=10, fontweight="bold", color="#222")
+            ax.set_ylabel(unit)
+            ax.grid(alpha=0.25)
+            ax.spines[["top", "right"]].set_visible(False)
+            if len(series) > 1:
+                ax.legend(loc="upper left", fontsize=8, frameon=False, ncol=len(series))
+        axes[-1].set_xlabel("time (s)")
+        axes[-1].set_xlim(t[0], t[-1])
+        buf = io.BytesIO()
+        fig.savefig(buf, format="svg")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _shade_reps(ax, session: Session, t: np.ndarray) -> None:
+    verdicts = {r["index"]: rep_verdict(r) for r in session.reps["reps"]}
+    n = len(t)
+    for rep in session.reps["reps"]:
+        s, b, e = (min(max(int(rep[k]), 0), n - 1) for k in ("start", "bottom", "end"))
+        bad = verdicts[rep["index"]] in ("fail", "warn")
+        ax.axvspan(t[s], t[e], color="#f6d5d5" if bad else "#e3ecf7", alpha=0.7, lw=0)
+        ax.axvline(t[b], color="#9aa5b1", lw=0.6, ls=":")
+        ax.annotate(str(rep["index"]), (t[b], 1.0), xycoords=("data", "axes fraction"), fontsize=7,
+                    ha="center", va="top", color="#555")
+

@@ -1,0 +1,71 @@
+"""Real data: intrinsics from the Pose2Sim demo's checkerboard images vs its Qualisys calibration.
+
+Fetches ``pose2sim==0.10.49`` (a wheel, ~50 MB) with pip into ~/.cache/hingecap once;
+skips with a message when the package registry cannot be reached.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from calibration.board import BoardSpec
+from calibration.detect import detect_room
+from calibration.intrinsics import calibrate_intrinsics
+from calibration.io import read_calibration
+
+VERSION = "0.10.49"
+CACHE = Path(os.environ.get("HINGECAP_CACHE", Path.home() / ".cache" / "hingecap"))
+DEMO = "Pose2Sim/Demo_SinglePerson/"
+
+
+@pytest.fixture(scope="module")
+def calib_pose2sim_demo() -> Path:
+    root = CACHE / f"pose2sim-{VERSION}"
+    if not (root / DEMO / "Config.toml").exists():
+        wheels = list(CACHE.glob(f"pose2sim-{VERSION}-*.whl"))
+        if not wheels:
+            CACHE.mkdir(parents=True, exist_ok=True)
+            proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", f"pose2sim=={VERSION}", "-d", str(CACHE)],
+                                  capture_output=True, text=True, timeout=300)
+            wheels = list(CACHE.glob(f"pose2sim-{VERSION}-*.whl"))
+            if proc.returncode != 0 or not wheels:
+                pytest.skip(f"could not download pose2sim=={VERSION} from the package registry: {proc.stderr.strip()[-300:]}")
+        with zipfile.ZipFile(wheels[0]) as zf:
+            members = [m for m in zf.namelist() if m.startswith(DEMO + "calibration/") or m == DEMO + "Config.toml"]
+            zf.extractall(root, members)
+    return root / DEMO
+
+
+def test_intrinsics_match_qualisys_calibration(calib_pose2sim_demo):
+    demo = calib_pose2sim_demo
+    cfg = tomllib.loads((demo / "Config.toml").read_text())["calibration"]["calculate"]["intrinsics"]
+    nx, ny = cfg["intrinsics_corners_nb"]  # Pose2Sim counts inner corners; our spec counts squares
+    board = BoardSpec("checkerboard", nx + 1, ny + 1, cfg["intrinsics_square_size"] / 1000)
+    folders = sorted((demo / "calibration" / "intrinsics").iterdir())
+    sources = {p.name.removeprefix("int_").removesuffix("_img"): p for p in folders}
+    det = detect_room(sources, board, length_check=False, progress=False)
+    qualisys = {c.name: c for c in read_calibration(demo / "calibration" / "Calib.qca.txt")}
+    assert set(qualisys) == set(det.cameras)
+    rows = []
+    for c, name in enumerate(det.cameras):
+        ours = calibrate_intrinsics(det.corners[c], board, det.sizes[c], camera=name, min_views=4)
+        ref = qualisys[name]
+        assert ref.size == det.sizes[c]
+        f_ref = ref.K[0, 0]
+        df = 100 * (ours.K[0, 0] / f_ref - 1)
+        dc = ours.K[:2, 2] - ref.K[:2, 2]
+        rows.append(f"{name}: f {ours.K[0, 0]:.1f} vs {f_ref:.1f} px ({df:+.2f} %), principal point "
+                    f"({ours.K[0, 2]:.1f}, {ours.K[1, 2]:.1f}) vs ({ref.K[0, 2]:.1f}, {ref.K[1, 2]:.1f}) px, RMS {ours.rms:.2f} px, {ours.views} views")
+        assert abs(df) < 2.0
+        assert np.abs(ours.K[1, 1] / ref.K[1, 1] - 1) < 0.02
+        # 5-6 views pin the principal point less well than the focal length
+        assert np.abs(dc).max() < 0.03 * f_ref
+        assert ours.rms < 0.5
+    print("\n" + "\n".join(rows))

@@ -142,20 +142,15 @@ def convert_calibration(source: str | Path, output: str | Path) -> list[Camera]:
     return cameras
 
 
-def calibrate_from_config(room: Mapping, output: str | Path, *, log: str | Path | None = None,
-                          progress: bool = False) -> list[Camera]:
+def calibrate_from_config(room: Mapping, output: str | Path, *, progress: bool = False) -> list[Camera]:
     """The Snakemake rule's entry: a room's config block -> ``output`` (converted file or fresh calibration)."""
     if room.get("calibration"):
         cameras = convert_calibration(room["calibration"], output)
-        summary = f"converted {room['calibration']} ({len(cameras)} cameras)\n"
-    else:
-        result = calibrate_room(room["calibration_videos"], BoardSpec.from_config(room["board"]), output,
-                                floor_frame=room.get("floor_frame"), progress=progress)
-        cameras = result.cameras
-        summary = "".join(f"{n}: RMS {r:.3f} px\n" for n, r in result.metadata["rms_px"].items())
-        summary += f"floor frame {result.floor_frame}\n"
-    if log is not None:
-        from .atomic import write_text
-
-        write_text(log, summary)
-    return cameras
+        log.info("converted %s (%d cameras)", room["calibration"], len(cameras))
+        return cameras
+    result = calibrate_room(room["calibration_videos"], BoardSpec.from_config(room["board"]), output,
+                            floor_frame=room.get("floor_frame"), progress=progress)
+    for name, rms in result.metadata["rms_px"].items():
+        log.info("%s: RMS %.3f px after bundle adjustment", name, rms)
+    log.info("floor frame %s; wrote %s", result.floor_frame, output)
+    return result.cameras

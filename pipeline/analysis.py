@@ -81,10 +81,14 @@ def rep_metrics(kin: pd.DataFrame, reps: list[Rep], fps: float, exercise: str = 
 
 
 def analyze(xyz: np.ndarray, t: np.ndarray, exercise: str, *, cues_path=None, only_cues: list[str] | None = None,
-            fps: float | None = None, session: str = "", hip_offset_m: float | None = None) -> tuple[pd.DataFrame, dict]:
+            fps: float | None = None, session: str = "", hip_offset_m: float | None = None,
+            require_reps: bool = True) -> tuple[pd.DataFrame, dict]:
     """Kinematics table and the reps.json content of one session (nothing written).
 
     ``hip_offset_m`` overrides the cues file's ``settings.hip_offset_m`` (see pipeline/skeleton.py).
+    ``require_reps=False`` turns a session without reps (too short, or no hinge in it) into a
+    report with no reps and a ``message`` saying why, so its kinematics and replay are still
+    there to review; by default it is an error.
     """
     cfg = load_cues(cues_path)
     cues: list[Cue] = select_cues(cfg.for_exercise(exercise), only_cues)
@@ -98,21 +102,26 @@ def analyze(xyz: np.ndarray, t: np.ndarray, exercise: str, *, cues_path=None, on
     if fps is None:
         fps = 1.0 / float(np.median(np.diff(t))) if len(t) > 1 else 0.0
     duration = len(t) / fps if fps > 0 else 0.0
-    if duration < st.get("min_session_s", 2.0):
-        raise SessionTooShortError(
-            f"session '{session}' is {duration:.2f} s long ({len(t)} frames); at least "
-            f"{st.get('min_session_s', 2.0)} s are needed to find a rep: record the whole set")
     if np.isnan(xyz).all():
         raise ValueError(f"session '{session}': every landmark is missing (NaN); check the detection and triangulation")
+    too_short = duration < st.get("min_session_s", 2.0)
+    if too_short and require_reps:
+        raise SessionTooShortError(_too_short_message(session, duration, len(t), st))
     kin = compute_kinematics(xyz, t, fps=fps, hip_offset_m=st.get("hip_offset_m", 0.0))
     smooth = smooth_columns(kin, fps, st.get("smooth_s", 0.1))
     try:
+        if too_short:
+            raise SessionTooShortError(_too_short_message(session, duration, len(t), st))
         reps = segment_reps(kin["hip_flex"].to_numpy(), fps, smooth_s=st.get("smooth_s", 0.1),
                             min_depth_deg=st.get("min_depth_deg", 20.0), min_rep_s=st.get("min_rep_s", 0.6),
                             partial_level=st.get("partial_level", 0.35), max_gap_s=st.get("max_gap_s", 0.3),
                             standing=kin["standing"].to_numpy(bool))
     except NoRepsError as exc:
-        raise NoRepsError(f"session '{session}' ({exercise}, {duration:.1f} s): {exc}") from None
+        if require_reps:
+            raise NoRepsError(f"session '{session}' ({exercise}, {duration:.1f} s): {exc}") from None
+        return kin, _no_reps_report(session, exercise, fps, cues, f"no hinge rep found in this {duration:.1f} s session: {exc}")
+    except SessionTooShortError as exc:
+        return kin, _no_reps_report(session, exercise, fps, cues, str(exc))
     metrics = rep_metrics(smooth, reps, fps, exercise)
     verdicts = evaluate(cues, smooth, reps, metrics)
     rep_rows = []
@@ -144,8 +153,22 @@ def analyze(xyz: np.ndarray, t: np.ndarray, exercise: str, *, cues_path=None, on
     return kin, report
 
 
+def _too_short_message(session: str, duration: float, frames: int, settings: dict) -> str:
+    return (f"session '{session}' is {duration:.2f} s long ({frames} frames); at least "
+            f"{settings.get('min_session_s', 2.0)} s are needed to find a rep: record the whole set")
+
+
+def _no_reps_report(session: str, exercise: str, fps: float, cues: list[Cue], message: str) -> dict:
+    return {
+        "session": session, "exercise": exercise, "fps": float(fps), "n_reps": 0,
+        "cues": [c.header() for c in cues], "reps": [], "message": message,
+        "summary": {"quality_reps": 0, "violations": {}, "warnings": {}, "unreliable_reps": 0,
+                    "note": "no reps: nothing was judged"},
+    }
+
+
 def analyze_session(pose3d_path, exercise: str, out_dir, cues_path=None, *, only_cues: list[str] | None = None,
-                    hip_offset_m: float | None = None) -> dict:
+                    hip_offset_m: float | None = None, require_reps: bool = True) -> dict:
     """Analyse one session's pose3d.npz; writes kinematics.csv and reps.json into ``out_dir`` atomically."""
     pose3d_path, out_dir = Path(pose3d_path), Path(out_dir)
     if not pose3d_path.is_file():
@@ -159,7 +182,7 @@ def analyze_session(pose3d_path, exercise: str, out_dir, cues_path=None, *, only
     session = out_dir.name
     try:
         kin, report = analyze(xyz, t, exercise, cues_path=cues_path, only_cues=only_cues, fps=fps, session=session,
-                              hip_offset_m=hip_offset_m)
+                              hip_offset_m=hip_offset_m, require_reps=require_reps)
     except (SessionTooShortError, NoRepsError) as exc:
         raise type(exc)(f"{pose3d_path}: {exc}") from None
     kin = kin.copy()

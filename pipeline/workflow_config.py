@@ -34,6 +34,9 @@ def validate_config(config: Mapping[str, Any], *, base: Path | None = None, chec
         lines = [f"  {_key_path(e)}: {e.message}" for e in errors[:10]]
         raise ConfigError("invalid configuration:\n" + "\n".join(lines))
     cfg = dict(config)
+    cfg.setdefault("sessions", {})
+    cfg.setdefault("results", "results")
+    cfg["options"] = {**schema_defaults(schema["$defs"]["options"]), **(cfg.get("options") or {})}
     base = Path(base) if base is not None else Path.cwd()
     rooms = cfg.get("rooms", {})
     for name, session in cfg.get("sessions", {}).items():
@@ -49,10 +52,42 @@ def validate_config(config: Mapping[str, Any], *, base: Path | None = None, chec
             else:
                 _require(base / room["calibration_videos"], f"rooms.{name}.calibration_videos", is_dir=True)
         for name, session in cfg.get("sessions", {}).items():
-            folder = _require(base / session["videos"], f"sessions.{name}.videos", is_dir=True)
+            _require(base / session["videos"], f"sessions.{name}.videos", is_dir=True)
             session_cameras(session, base=base, key=f"sessions.{name}")
-            del folder
     return cfg
+
+
+def schema_defaults(schema: Mapping[str, Any]) -> dict:
+    """The ``default`` of each property of an object schema (JSON Schema does not fill them in)."""
+    return {k: v["default"] for k, v in schema.get("properties", {}).items() if "default" in v}
+
+
+def load_config(path: str | Path, *, check_paths: bool = True) -> dict:
+    """Read and validate a workflow config file; paths in it are relative to the working directory."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file '{path}' does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    return validate_config(raw, check_paths=check_paths)
+
+
+def session_option(config: Mapping[str, Any], session: str, key: str) -> Any:
+    """A per-session setting, falling back to the workflow-wide option."""
+    return config["sessions"][session].get(key, config["options"].get(key))
+
+
+def earlier_sessions(config: Mapping[str, Any], session: str) -> list[str]:
+    """The same athlete's sessions that come before ``session`` (by date, then name): its report's history."""
+    sessions = config["sessions"]
+    athlete = sessions[session].get("athlete")
+    if not athlete:
+        return []
+    key = lambda name: (str(sessions[name].get("date", "")), name)  # noqa: E731
+    return sorted((n for n, s in sessions.items() if n != session and s.get("athlete") == athlete
+                   and key(n) < key(session)), key=key)
 
 
 def _require(path: Path, key: str, *, is_dir: bool) -> Path:

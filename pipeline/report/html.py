@@ -160,7 +160,7 @@ def _summary_cards(session: Session, meta: Mapping[str, Any], cue_words: dict[st
     top = [(cue, k) for cue, k in counts.most_common(3) if k > 0]
     top_html = "".join(
         f'<li><span class="cue-id">{e(cue)}</span> <span class="count">{k}×</span><div class="words">{e(cue_words.get(cue, ""))}</div></li>'
-        for cue, k in top) or '<li class="none">none — every rep met every cue</li>'
+        for cue, k in top) or ('<li class="none">none — every rep met every cue</li>' if n else '<li class="none">no reps judged</li>')
     pct = f"{100 * quality / n:.0f}%" if n else "–"
     lowering = [r.get("lowering_s") for r in reps if r.get("lowering_s") is not None]
     rising = [r.get("rising_s") for r in reps if r.get("rising_s") is not None]
@@ -174,7 +174,10 @@ def _summary_cards(session: Session, meta: Mapping[str, Any], cue_words: dict[st
     ]
     html_cards = "".join(f'<div class="card"><div class="label">{e(a)}</div><div class="big">{b}</div><div class="hint">{e(c)}</div></div>'
                          for a, b, c in cards)
-    return (f'<section id="summary"><div class="cards">{html_cards}</div>'
+    message = session.reps.get("message")
+    # a session without reps still gets its replay and plots; the coach must see at once why nothing was judged
+    notice = f'<p class="notice" id="no-reps">No reps were judged: {e(message)}</p>' if message else ""
+    return (f'<section id="summary">{notice}<div class="cards">{html_cards}</div>'
             f'<div class="card wide"><div class="label">Cues most often violated</div><ol class="top-cues">{top_html}</ol></div></section>')
 
 

@@ -1,27 +1,27 @@
-# Room calibration: one calibration.toml per room (anipose-compatible, floor-aligned world frame).
-# Thin rule: calibration.calibrate.calibrate_from_config does the work (same code as `hingecap calibrate`).
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(workflow.basedir).parent))
+# Room calibration: one calibration.toml per room (anipose-compatible, floor-aligned world frame),
+# reused by every session filmed in the room. A room with `calibration:` gets that file converted.
 
 
-def _calibration_input(wildcards):
+def calibration_input(wildcards):
     room = config["rooms"][wildcards.room]
-    # an existing calibration file (anipose/Pose2Sim TOML, Qualisys .qca.txt) is converted instead of calibrating
     return room["calibration"] if room.get("calibration") else room["calibration_videos"]
 
 
 rule calibrate:
     input:
-        _calibration_input,
+        calibration_input,
     output:
         f"{RESULTS}/rooms/{{room}}/calibration.toml",
     log:
         f"{RESULTS}/rooms/{{room}}/calibrate.log",
+    threads: 2
+    resources:
+        mem_mb=4000,
     params:
         room=lambda wildcards: config["rooms"][wildcards.room],
     run:
         from calibration.calibrate import calibrate_from_config
+        from pipeline.stage_log import stage_log
 
-        calibrate_from_config(params.room, output[0], log=log[0])
+        with stage_log(log[0]):
+            calibrate_from_config(params.room, output[0])

@@ -1,0 +1,122 @@
+"""The session stages: pose2d files -> sync.json -> pose3d.npz (pipeline.reconstruct)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from calibration.atomic import write_npz
+from calibration.io import write_calibration
+from calibration.rig import virtual_rig
+from pipeline.landmarks import BODY_JOINTS, LR_SWAP
+from pipeline.reconstruct import SessionInputError, read_info, sync_session, triangulate_session
+from pipeline.synthetic_athlete import simulate
+
+FPS = 30.0
+
+
+def _write_pose2d(path, xy, conf, t, t_source="fps"):
+    write_npz(path, xy=xy.astype(np.float32), conf=conf.astype(np.float32), t=t, fps=np.float64(FPS),
+              size=np.array([640, 480]), t_source=np.array(t_source))
+
+
+@pytest.fixture(scope="module")
+def athlete():
+    # with its walk-in and walk-out: cross-correlation needs motion, not 2D noise on a still body
+    return simulate("deadlift", 4, seed=1, walk=True)
+
+
+def _session(tmp_path, sim, *, cams=None, delay_frames=None, noise_px=1.0, swap_frac=0.0, empty=(), t_source="fps",
+             seed=0):
+    """pose2d files of ``sim`` seen by ``cams``; camera c starts ``delay_frames[c]`` frames late."""
+    cams = cams or virtual_rig(4)
+    rng = np.random.default_rng(seed)
+    delay_frames = delay_frames or {}
+    paths = {}
+    for i, cam in enumerate(cams):
+        d = delay_frames.get(i, 0)
+        xyz = sim.xyz[d:]
+        xy = cam.project(xyz.reshape(-1, 3)).reshape(len(xyz), 33, 2) + rng.normal(0, noise_px, (len(xyz), 33, 2))
+        conf = np.full(xy.shape[:2], 0.9)
+        if swap_frac:
+            swapped = rng.random(len(xy)) < swap_frac
+            xy[swapped] = xy[swapped][:, list(LR_SWAP)]
+        if cam.name in empty:
+            xy[:] = np.nan
+            conf[:] = 0
+        t = np.arange(len(xy)) / FPS + (d / FPS if t_source == "timestamps" else 0.0)
+        paths[cam.name] = tmp_path / "pose2d" / f"{cam.name}.npz"
+        _write_pose2d(paths[cam.name], xy, conf, t, t_source)
+    calib = write_calibration(tmp_path / "calibration.toml", cams, {})
+    return paths, calib, cams
+
+
+def _error_mm(pose3d, sim, start=0):
+    with np.load(pose3d) as z:
+        xyz, t = z["xyz"], z["t"]
+    truth = sim.xyz[start + np.round(t * FPS).astype(int)]
+    return 1000 * np.nanmedian(np.linalg.norm(xyz - truth, axis=-1)[:, list(BODY_JOINTS)])
+
+
+def test_sync_and_triangulate_recover_the_athlete_and_the_offsets(tmp_path, athlete):
+    paths, calib, _ = _session(tmp_path, athlete, delay_frames={1: 3, 2: 7})
+    sync = sync_session(paths, tmp_path / "sync.json")
+    assert sync["method"] == "xcorr"  # no timestamps: offsets are estimated
+    saved = json.loads((tmp_path / "sync.json").read_text())
+    # camera 1 started 3 frames late: its frame 0 is reference time 0.1 s
+    assert abs(saved["cameras"]["cam1"]["offset_s"] - 3 / FPS) < 0.4 / FPS
+    assert abs(saved["cameras"]["cam2"]["offset_s"] - 7 / FPS) < 0.4 / FPS
+    info = triangulate_session(paths, calib, tmp_path / "sync.json", tmp_path / "pose3d.npz")
+    assert info["sync_method"] == "xcorr" and info["cameras"] == ["cam0", "cam1", "cam2", "cam3"]
+    assert _error_mm(tmp_path / "pose3d.npz", athlete) < 15
+    assert read_info(tmp_path / "pose3d.npz")["reprojection_px"]["median_body_joints"] < 3
+    with np.load(tmp_path / "pose3d.npz") as z:
+        assert z["xyz"].dtype == np.float32 and z["xyz"].shape[1:] == (33, 3)
+        assert z["err"].shape == z["ncams"].shape == z["xyz"].shape[:2] and z["t"].shape == z["xyz"].shape[:1]
+
+
+def test_timestamps_are_used_when_every_camera_has_them(tmp_path, athlete):
+    paths, calib, _ = _session(tmp_path, athlete, delay_frames={3: 5}, t_source="timestamps")
+    sync = sync_session(paths, tmp_path / "sync.json")
+    assert sync["method"] == "timestamps"
+    assert all(c["offset_s"] == 0.0 for c in sync["cameras"].values())
+    assert sync["timeline"][0] == pytest.approx(5 / FPS)  # the span every camera covers
+    triangulate_session(paths, calib, tmp_path / "sync.json", tmp_path / "pose3d.npz")
+    assert _error_mm(tmp_path / "pose3d.npz", athlete) < 15
+
+
+def test_camera_without_detections_is_left_out_and_said(tmp_path, athlete):
+    paths, calib, _ = _session(tmp_path, athlete, empty={"cam2"})
+    sync = sync_session(paths, tmp_path / "sync.json", method="none")
+    assert "no person" in sync["cameras"]["cam2"]["note"]
+    info = triangulate_session(paths, calib, tmp_path / "sync.json", tmp_path / "pose3d.npz")
+    assert info["cameras"] == ["cam0", "cam1", "cam3"] and "cam2" in info["left_out"]
+    assert _error_mm(tmp_path / "pose3d.npz", athlete) < 15
+
+
+def test_too_few_cameras_with_detections_is_an_error_naming_them(tmp_path, athlete):
+    paths, _, _ = _session(tmp_path, athlete, cams=virtual_rig(3), empty={"cam0", "cam2"})
+    with pytest.raises(SessionInputError, match=r"only 1 camera.*cam0 .*cam0\.npz.*cam2"):
+        sync_session(paths, tmp_path / "sync.json")
+    assert not (tmp_path / "sync.json").exists()
+
+
+def test_camera_unknown_to_the_calibration_is_an_error(tmp_path, athlete):
+    paths, _, cams = _session(tmp_path, athlete)
+    sync_session(paths, tmp_path / "sync.json", method="none")
+    calib = write_calibration(tmp_path / "three.toml", cams[:3], {})
+    with pytest.raises(SessionInputError, match=r"cam3 of the session are not in the calibration .*three\.toml"):
+        triangulate_session(paths, calib, tmp_path / "sync.json", tmp_path / "pose3d.npz")
+    assert not (tmp_path / "pose3d.npz").exists()
+
+
+def test_left_right_swaps_are_repaired_before_triangulation(tmp_path, athlete):
+    paths, calib, _ = _session(tmp_path, athlete, swap_frac=0.25, seed=4)
+    sync_session(paths, tmp_path / "sync.json", method="none")
+    info = triangulate_session(paths, calib, tmp_path / "sync.json", tmp_path / "fixed.npz")
+    triangulate_session(paths, calib, tmp_path / "sync.json", tmp_path / "raw.npz", repair_swaps=False)
+    raw = read_info(tmp_path / "raw.npz")["reprojection_px"]["median_body_joints"]
+    fixed = info["reprojection_px"]["median_body_joints"]
+    assert fixed < 3 and raw > 2 * fixed
+    assert _error_mm(tmp_path / "fixed.npz", athlete) < 15

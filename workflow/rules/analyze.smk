@@ -1,0 +1,23 @@
+# The hinge itself: kinematics per frame, reps, and each coaching cue's verdict per rep.
+# A session without reps still gets its kinematics (and a report saying why nothing was judged).
+
+
+rule analyze:
+    input:
+        pose3d=f"{RESULTS}/sessions/{{session}}/pose3d.npz",
+        cues=OPTIONS["cues"],
+    output:
+        kinematics=f"{RESULTS}/sessions/{{session}}/kinematics.csv",
+        reps=f"{RESULTS}/sessions/{{session}}/reps.json",
+    log:
+        f"{RESULTS}/sessions/{{session}}/logs/analyze.log",
+    params:
+        exercise=lambda wildcards: SESSIONS[wildcards.session]["exercise"],
+        hip_offset_m=lambda wildcards: SESSIONS[wildcards.session].get("hip_offset_m"),
+    run:
+        from pipeline.analysis import analyze_session
+        from pipeline.stage_log import stage_log
+
+        with stage_log(log[0]):
+            analyze_session(input.pose3d, params.exercise, Path(output.reps).parent, input.cues,
+                            hip_offset_m=params.hip_offset_m, require_reps=False)

@@ -1,0 +1,43 @@
+# One session's 2D landmarks -> a common timeline (sync.json) -> the filtered 3D skeleton (pose3d.npz).
+
+
+rule sync:
+    input:
+        unpack(pose2d_files),
+    output:
+        f"{RESULTS}/sessions/{{session}}/sync.json",
+    log:
+        f"{RESULTS}/sessions/{{session}}/logs/sync.log",
+    params:
+        method=lambda wildcards: session_option(config, wildcards.session, "sync"),
+    run:
+        from pipeline.reconstruct import sync_session
+        from pipeline.stage_log import stage_log
+
+        with stage_log(log[0]):
+            sync_session(dict(input), output[0], method=params.method, max_lag_s=OPTIONS["sync_max_lag_s"])
+
+
+rule triangulate:
+    input:
+        unpack(pose2d_files),
+        sync=f"{RESULTS}/sessions/{{session}}/sync.json",
+        calibration=lambda wildcards: room_calibration(wildcards.session),
+    output:
+        f"{RESULTS}/sessions/{{session}}/pose3d.npz",
+    log:
+        f"{RESULTS}/sessions/{{session}}/logs/triangulate.log",
+    threads: 2
+    resources:
+        mem_mb=4000,
+        gpu=1 if OPTIONS["device"] == "gpu" else 0,
+    run:
+        from pipeline.reconstruct import triangulate_session
+        from pipeline.stage_log import stage_log
+
+        pose2d = {cam: path for cam, path in input.items() if cam not in ("sync", "calibration")}
+        with stage_log(log[0]):
+            triangulate_session(pose2d, input.calibration, input.sync, output[0], device=OPTIONS["device"],
+                                repair_swaps=OPTIONS["repair_swaps"], outlier_px=OPTIONS.get("outlier_px"),
+                                min_ray_angle_deg=OPTIONS["min_ray_angle_deg"], max_gap_s=OPTIONS["max_gap_s"],
+                                cutoff_hz=OPTIONS["cutoff_hz"])

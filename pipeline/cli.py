@@ -84,7 +84,69 @@ def convert_calibration_cmd(
 
 # (detection)
 # (sync/triangulation)
+@app.command()
+def triangulate(
+    pose2d_dir: Path = typer.Argument(..., help="folder of {camera}.npz 2D landmark files (hingecap detect)"),
+    calibration: Path = typer.Option(..., "--calibration", "-c", help="the room's calibration file"),
+    output: Path = typer.Option(..., "--output", "-o", help="session results folder: sync.json and pose3d.npz go there"),
+    sync: str = typer.Option("auto", help="auto | timestamps | xcorr | none"),
+    device: str = typer.Option("auto", help="auto | cpu | gpu"),
+    repair_swaps: bool = typer.Option(True, help="repair MediaPipe's left/right swaps using the other cameras"),
+    cutoff_hz: float = typer.Option(6.0, help="low-pass cut-off (0: none)"),
+    max_gap_s: float = typer.Option(0.25, help="fill landmark gaps up to this long"),
+) -> None:
+    """Synchronise the cameras, then triangulate, repair and filter the 3D skeleton (pose3d.npz)."""
+    from pipeline.reconstruct import SessionInputError, sync_session, triangulate_session
+    from pipeline.sync import SyncError
+
+    pose2d = {p.stem: p for p in sorted(pose2d_dir.glob("*.npz"))}
+    try:
+        if not pose2d:
+            raise FileNotFoundError(f"no 2D landmark files (*.npz) in '{pose2d_dir}': run hingecap detect first")
+        sync_info = sync_session(pose2d, output / "sync.json", method=sync)
+        info = triangulate_session(pose2d, calibration, output / "sync.json", output / "pose3d.npz", device=device,
+                                   repair_swaps=repair_swaps, cutoff_hz=cutoff_hz or None, max_gap_s=max_gap_s)
+    except (SessionInputError, SyncError, ValueError, FileNotFoundError) as exc:
+        _fail(exc)
+    for cam, c in sync_info["cameras"].items():
+        typer.echo(f"{cam}: offset {c['offset_s'] * 1000:+.1f} ms (confidence {c['confidence']:.2f})")
+    rep = info["reprojection_px"]
+    typer.echo(f"sync {sync_info['method']}; {info['tracked_pct']:.1f} % of landmarks tracked; median reprojection "
+               f"error {rep['median_body_joints'] or float('nan'):.1f} px (body joints); wrote {output / 'pose3d.npz'}")
+
+
 # (recording)
+@app.command()
+def record(
+    session_dir: Path = typer.Argument(..., help="folder to write one video and one timestamp CSV per camera into"),
+    cameras: str = typer.Option(..., "--cameras", "-c", help="comma-separated device indices (0,1,2,3), or video files / stream URLs standing in for cameras"),
+    seconds: Optional[float] = typer.Option(None, help="stop after this many seconds (default: at Ctrl-C)"),
+    names: Optional[str] = typer.Option(None, help="comma-separated camera names, one per camera (default cam{device index})"),
+    fps: Optional[float] = typer.Option(None, help="frame rate to ask the cameras for"),
+    size: Optional[str] = typer.Option(None, help="frame size to ask the cameras for, WxH (e.g. 1280x720)"),
+    realtime: bool = typer.Option(True, help="read video-file sources at their own frame rate (--no-realtime: as fast as possible)"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace videos already in SESSION_DIR"),
+    progress: bool = typer.Option(True, help="show each camera's live frame rate and dropped frames"),
+) -> None:
+    """Record a session: one video per camera plus per-frame timestamps on one clock (stop with Ctrl-C or --seconds)."""
+    from pipeline.record import RecordError, parse_size, parse_sources, record as run_record, summary_lines
+
+    try:
+        sources = parse_sources(cameras)
+        cam_names = [n.strip() for n in names.split(",")] if names else None
+        summary = run_record(sources, session_dir, seconds=seconds, names=cam_names, fps=fps,
+                             size=parse_size(size) if size else None, progress=progress, realtime=realtime,
+                             overwrite=overwrite)
+    except (RecordError, ValueError) as exc:
+        _fail(exc)
+    for line in summary_lines(summary):
+        typer.echo(line)
+    typer.echo(f"stopped by {summary['stopped_by']} after {summary['duration_s']:.1f} s; "
+               f"wrote {session_dir}/{{camera}}.mp4, {{camera}}.timestamps.csv and recording.json")
+    if any(c["status"] not in ("ok", "ended") for c in summary["cameras"].values()):
+        raise typer.Exit(code=1)
+
+
 # (analysis)
 @app.command()
 def analyze(
@@ -183,6 +245,59 @@ def export(
 
 
 # (workflow/demo)
+@app.command()
+def run(
+    configfile: Optional[Path] = typer.Option(None, "--config", help="workflow config (default config/config.yaml)"),
+    cores: str = typer.Option("all", help="cores for Snakemake"),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="show the jobs without running them"),
+    unlock: bool = typer.Option(False, "--unlock", help="remove the lock a killed run left behind (then run again)"),
+    targets: list[str] = typer.Argument(None, help="output files to make (default: every session's report)"),
+) -> None:
+    """Run the whole workflow (Snakemake, local profile): every room's calibration and every session's report."""
+    from pipeline.demo import run_workflow
+
+    extra = ["--dry-run"] if dry_run else ["--unlock"] if unlock else []
+    code = run_workflow(configfile, cores=cores, targets=targets or (), extra=extra)
+    raise typer.Exit(code)
+
+
+@app.command()
+def demo(
+    cores: str = typer.Option("all", help="cores for Snakemake"),
+) -> None:
+    """Render a virtual room and an athlete deadlifting with faults, then run the whole workflow on them."""
+    from pipeline.demo import DEMO_DIR, ROOT, prepare_demo, run_workflow, summary
+
+    typer.echo(f"preparing the example in {DEMO_DIR} (rendered once, then reused)")
+    prepare_demo(ROOT / DEMO_DIR)
+    code = run_workflow(ROOT / "config" / "config.yaml", cores=cores, cwd=ROOT)
+    if code:
+        _fail(RuntimeError(f"the workflow failed (Snakemake exit code {code}); see the job logs under results/"))
+    session = ROOT / "results" / "sessions" / "demo_session"
+    typer.echo(summary(session))
+    typer.echo(f"report: {session / 'report' / 'index.html'}")
+
+
+@app.command()
+def example(
+    cores: str = typer.Option("all", help="cores for Snakemake"),
+) -> None:
+    """Real footage: fetch the Pose2Sim demo (4 cameras, Qualisys calibration) and run the workflow to a report."""
+    from pipeline.demo import ROOT, run_workflow, summary
+    from pipeline.pose2sim_example import EXAMPLE_CONFIG, prepare_example
+
+    try:
+        config_path = prepare_example(ROOT)
+    except (RuntimeError, FileNotFoundError) as exc:
+        _fail(exc)
+    code = run_workflow(config_path, cores=cores, cwd=ROOT)
+    if code:
+        _fail(RuntimeError(f"the workflow failed (Snakemake exit code {code}); see the job logs under results/"))
+    session = ROOT / "results" / "sessions" / "pose2sim_demo"
+    typer.echo(summary(session))
+    typer.echo(f"report: {session / 'report' / 'index.html'} (config: {EXAMPLE_CONFIG})")
+
+
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ def prepare_room(room_dir: Path, *, seed: int = 0, progress: bool = True) -> Pat
 
 def prepare_session(session_dir: Path, room_dir: Path, *, seed: int = 3, progress: bool = True) -> Path:
     """Render the athlete with the room's (true) cameras; writes ``labels.json`` with the injected faults."""
+    from calibration.atomic import write_json
     from calibration.synthetic import load_truth
     from pipeline.render_body import CALIBRATION, render_session
     from pipeline.synthetic_athlete import simulate
@@ -42,14 +43,12 @@ def prepare_session(session_dir: Path, room_dir: Path, *, seed: int = 3, progres
     if not (session_dir / CALIBRATION).is_file():  # render_session writes it last
         cameras, _ = load_truth(room_dir)
         sim = simulate(EXERCISE, N_REPS, faults=FAULTS, seed=seed, yaw_deg=20)
-        render_session(sim.xyz, cameras, session_dir, fps=sim.fps, progress=progress)
-        from calibration.atomic import write_json
-
         write_json(session_dir / "labels.json", {
             "exercise": EXERCISE, "n_reps": sim.n_reps,
             "faults": {str(k): v for k, v in FAULTS.items()},
-            "cues_broken": [sorted(s) for s in sim.cue_labels],
+            "cues_broken": [sorted(s) for s in sim.cue_labels()],
         })
+        render_session(sim.xyz, cameras, session_dir, fps=sim.fps, progress=progress)
     return session_dir
 
 

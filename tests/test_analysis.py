@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -83,6 +84,13 @@ def test_bad_input_is_a_clear_error(tmp_path):
     still = _pose3d(tmp_path / "still.npz", np.repeat(sim.xyz[:1], 150, axis=0), np.arange(150) / 30.0)
     with pytest.raises(NoRepsError, match="no hinge rep"):
         analyze_session(still, "hinge_drill", tmp_path / "x")
+    for name in ("short", "still"):  # the workflow's way: kinematics kept, no reps, and why
+        rep = analyze_session(tmp_path / f"{name}.npz", "hinge_drill", tmp_path / name, require_reps=False)
+        assert rep["n_reps"] == 0 and rep["reps"] == []
+        assert re.search(r"1.00 s long" if name == "short" else "no hinge rep found in this 5.0 s session", rep["message"])
+        kin = pd.read_csv(tmp_path / name / "kinematics.csv")
+        assert len(kin) == (30 if name == "short" else 150) and kin["hip_flex"].notna().all()
+        assert json.loads((tmp_path / name / "reps.json").read_text())["message"] == rep["message"]
     good = _pose3d(tmp_path / "good.npz", sim.xyz, sim.t)
     with pytest.raises(CueConfigError, match="unknown exercise 'curl'"):
         analyze_session(good, "curl", tmp_path / "x")

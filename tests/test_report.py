@@ -196,7 +196,14 @@ def test_session_without_reps_and_with_untracked_frames_still_reports(tmp_path):
     np.savez(d / "pose3d.npz", **arrays)
     page = build_report(d, {}, history=[]).read_text()
     assert re.findall(r'<tr data-start=', page) == []
-    assert "none — every rep met every cue" in page
+    assert "no reps judged" in page and "every rep met every cue" not in page
+    assert 'id="no-reps"' not in page  # no message given: no notice
+
+    reps["message"] = "session 'empty' is 1.67 s long (100 frames); at least 2.0 s are needed <b>"
+    (d / "reps.json").write_text(json.dumps(reps))
+    page = build_report(d, {}, history=[]).read_text()
+    assert '<p class="notice" id="no-reps">No reps were judged: session &#x27;empty&#x27; is 1.67 s long' in page
+    assert "needed &lt;b&gt;" in page  # escaped like every other string
 
 
 def test_page_is_built_without_figures_when_open3d_cannot_render(session_dir, tmp_path, monkeypatch):

@@ -71,6 +71,8 @@ def run_workflow(configfile: str | Path | None = None, *, cores: str = "all", ta
 def summary(session_results: Path) -> str:
     """The lines a coach reads first: reps, quality reps, cues violated, and where the report is."""
     reps = json.loads((session_results / "reps.json").read_text())
+    if not reps["reps"]:
+        return f"  no reps judged: {reps.get('message', 'no rep found')}"
     lines = []
     for r in reps["reps"]:
         bad = [c["id"] for c in r["cues"] if c["verdict"] == "fail"]

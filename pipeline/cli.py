@@ -83,6 +83,24 @@ def convert_calibration_cmd(
 
 
 # (detection)
+@app.command()
+def detect(
+    video: Path = typer.Argument(..., help="one camera's video; a {stem}.timestamps.csv beside it (frame,t) gives the times"),
+    output: Path = typer.Option(..., "--output", "-o", help="pose2d file to write (.npz: xy, conf, t)"),
+    model_complexity: int = typer.Option(1, help="BlazePose model: 0 lite, 1 full"),
+    max_frames: Optional[int] = typer.Option(None, help="stop after this many frames"),
+    timestamps: Optional[Path] = typer.Option(None, help="frame,t CSV (default: {stem}.timestamps.csv beside VIDEO, else frame / fps)"),
+) -> None:
+    """2D landmarks of one video (MediaPipe BlazePose, 33 per frame; frames without a person are NaN)."""
+    from pipeline.detect2d import DetectionError, detect_video, load_pose2d
+
+    try:
+        detect_video(video, output, model_complexity=model_complexity, timestamps=timestamps, max_frames=max_frames)
+        xy, _, _, meta = load_pose2d(output)
+    except DetectionError as exc:
+        _fail(exc)
+    typer.echo(f"{video}: person detected in {100 * meta['detection_rate']:.1f} % of {len(xy)} frames "
+               f"(times from {meta['t_source']}); wrote {output}")
 # (sync/triangulation)
 @app.command()
 def triangulate(
@@ -92,6 +110,7 @@ def triangulate(
     sync: str = typer.Option("auto", help="auto | timestamps | xcorr | none"),
     device: str = typer.Option("auto", help="auto | cpu | gpu"),
     repair_swaps: bool = typer.Option(True, help="repair MediaPipe's left/right swaps using the other cameras"),
+    refine_calibration: bool = typer.Option(False, help="shift each camera's principal point by its body joints' constant offset"),
     cutoff_hz: float = typer.Option(6.0, help="low-pass cut-off (0: none)"),
     max_gap_s: float = typer.Option(0.25, help="fill landmark gaps up to this long"),
 ) -> None:
@@ -105,7 +124,8 @@ def triangulate(
             raise FileNotFoundError(f"no 2D landmark files (*.npz) in '{pose2d_dir}': run hingecap detect first")
         sync_info = sync_session(pose2d, output / "sync.json", method=sync)
         info = triangulate_session(pose2d, calibration, output / "sync.json", output / "pose3d.npz", device=device,
-                                   repair_swaps=repair_swaps, cutoff_hz=cutoff_hz or None, max_gap_s=max_gap_s)
+                                   repair_swaps=repair_swaps, refine_calibration=refine_calibration,
+                                   cutoff_hz=cutoff_hz or None, max_gap_s=max_gap_s)
     except (SessionInputError, SyncError, ValueError, FileNotFoundError) as exc:
         _fail(exc)
     for cam, c in sync_info["cameras"].items():

@@ -136,9 +136,14 @@ def on_timeline(cams: Mapping[str, CameraLandmarks], sync: Mapping[str, Any]) ->
 
 def triangulate_session(pose2d: Mapping[str, str | Path], calibration: str | Path, sync_json: str | Path,
                         out_npz: str | Path, *, device: str = "auto", repair_swaps: bool = True,
-                        outlier_px: float | None = None, min_ray_angle_deg: float = 20.0,
-                        max_gap_s: float = 0.25, cutoff_hz: float | None = 6.0) -> dict:
+                        refine_calibration: bool = False, outlier_px: float | None = None,
+                        min_ray_angle_deg: float = 20.0, max_gap_s: float = 0.25,
+                        cutoff_hz: float | None = 6.0) -> dict:
     """Resample, repair left/right swaps, triangulate and filter; write ``pose3d.npz`` (atomically).
+
+    ``refine_calibration`` first moves each camera's principal point by the
+    constant offset its body joints show against the other cameras
+    (``pipeline.refine``), then repairs the swaps again with the refined cameras.
 
     Returns the report also stored in the file's ``info`` (JSON): cameras used
     and left out, sync method, swaps repaired, reprojection error, filtering.
@@ -150,10 +155,22 @@ def triangulate_session(pose2d: Mapping[str, str | Path], calibration: str | Pat
     xy, conf = on_timeline(cams, sync)
 
     swaps: dict = {}
-    if repair_swaps:
+    offsets = None
+    if repair_swaps or refine_calibration:
         from .swaps import repair_swaps as repair
 
-        xy, conf, swaps = repair(xy, conf, cameras, outlier_px=outlier_px)
+        fixed_xy, fixed_conf, swaps = repair(xy, conf, cameras, outlier_px=outlier_px)
+        if refine_calibration:
+            from .refine import principal_point_offsets, shifted
+
+            offsets = principal_point_offsets(fixed_xy, fixed_conf, cameras, device=device)
+            cameras = shifted(cameras, offsets)
+            # the swap decisions are surer once the views agree
+            fixed_xy, fixed_conf, swaps = repair(xy, conf, cameras, outlier_px=outlier_px)
+        if repair_swaps:
+            xy, conf = fixed_xy, fixed_conf
+        else:
+            swaps = {}
     res = triangulate(xy, conf, cameras, device=device, outlier_px=outlier_px, min_ray_angle_deg=min_ray_angle_deg)
     t = sync["t"]
     xyz, filt = filter_pose3d(res.xyz, t, max_gap_s=max_gap_s, cutoff_hz=cutoff_hz)
@@ -161,6 +178,8 @@ def triangulate_session(pose2d: Mapping[str, str | Path], calibration: str | Pat
     info = {
         "cameras": list(cams), "left_out": {c: "no person detected" for c in empty},
         "sync_method": sync.get("method"), "swaps": swaps,
+        "principal_point_shift_px": None if offsets is None else
+        {c.name: [round(float(v), 2) for v in d] for c, d in zip(cameras, offsets)},
         "reprojection_px": _error_summary(res.err, res.err_per_cam, list(cams)),
         "tracked_pct": float(100.0 * np.isfinite(res.xyz).all(-1).mean()),
         "filter": filt,

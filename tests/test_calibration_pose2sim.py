@@ -1,15 +1,12 @@
 """Real data: intrinsics from the Pose2Sim demo's checkerboard images vs its Qualisys calibration.
 
-Fetches ``pose2sim==0.10.49`` (a wheel, ~50 MB) with pip into ~/.cache/hingecap once;
-skips with a message when the package registry cannot be reached.
+Fetches ``pose2sim==0.10.49`` (a wheel, ~50 MB) with pip into ~/.cache/hingecap once
+(``pipeline.pose2sim_demo.fetch_demo``); skips with a message when the package registry
+cannot be reached.
 """
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import tomllib
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -19,28 +16,15 @@ from calibration.board import BoardSpec
 from calibration.detect import detect_room
 from calibration.intrinsics import calibrate_intrinsics
 from calibration.io import read_calibration
-
-VERSION = "0.10.49"
-CACHE = Path(os.environ.get("HINGECAP_CACHE", Path.home() / ".cache" / "hingecap"))
-DEMO = "Pose2Sim/Demo_SinglePerson/"
+from pipeline.pose2sim_demo import DemoUnavailable, fetch_demo
 
 
 @pytest.fixture(scope="module")
 def calib_pose2sim_demo() -> Path:
-    root = CACHE / f"pose2sim-{VERSION}"
-    if not (root / DEMO / "Config.toml").exists():
-        wheels = list(CACHE.glob(f"pose2sim-{VERSION}-*.whl"))
-        if not wheels:
-            CACHE.mkdir(parents=True, exist_ok=True)
-            proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", f"pose2sim=={VERSION}", "-d", str(CACHE)],
-                                  capture_output=True, text=True, timeout=300)
-            wheels = list(CACHE.glob(f"pose2sim-{VERSION}-*.whl"))
-            if proc.returncode != 0 or not wheels:
-                pytest.skip(f"could not download pose2sim=={VERSION} from the package registry: {proc.stderr.strip()[-300:]}")
-        with zipfile.ZipFile(wheels[0]) as zf:
-            members = [m for m in zf.namelist() if m.startswith(DEMO + "calibration/") or m == DEMO + "Config.toml"]
-            zf.extractall(root, members)
-    return root / DEMO
+    try:
+        return fetch_demo()
+    except DemoUnavailable as exc:
+        pytest.skip(str(exc))
 
 
 def test_intrinsics_match_qualisys_calibration(calib_pose2sim_demo):

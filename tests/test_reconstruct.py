@@ -11,6 +11,7 @@ from calibration.io import write_calibration
 from calibration.rig import virtual_rig
 from pipeline.landmarks import BODY_JOINTS, LR_SWAP
 from pipeline.reconstruct import SessionInputError, read_info, sync_session, triangulate_session
+from pipeline.refine import without_gauge
 from pipeline.synthetic_athlete import simulate
 
 FPS = 30.0
@@ -120,3 +121,23 @@ def test_left_right_swaps_are_repaired_before_triangulation(tmp_path, athlete):
     fixed = info["reprojection_px"]["median_body_joints"]
     assert fixed < 3 and raw > 2 * fixed
     assert _error_mm(tmp_path / "fixed.npz", athlete) < 15
+
+
+def test_refine_calibration_removes_a_principal_point_offset(tmp_path, athlete):
+    paths, _, cams = _session(tmp_path, athlete, seed=5)
+    wrong = [c.copy() for c in cams]
+    wrong[1].K[0, 2] += 12.0  # a calibration whose cam1 no longer matches its video by 12 px
+    wrong[3].K[1, 2] -= 9.0
+    calib = write_calibration(tmp_path / "wrong.toml", wrong, {})
+    sync_session(paths, tmp_path / "sync.json", method="none")
+    plain = triangulate_session(paths, calib, tmp_path / "sync.json", tmp_path / "plain.npz")
+    info = triangulate_session(paths, calib, tmp_path / "sync.json", tmp_path / "refined.npz", refine_calibration=True)
+    shift = np.array(list(info["principal_point_shift_px"].values()))
+    # what the views can tell: the offsets, less what moving the whole athlete would explain
+    true = np.zeros((4, 2))
+    true[1, 0], true[3, 1] = -12.0, 9.0
+    expected = without_gauge(true, wrong, np.nanmedian(athlete.xyz.reshape(-1, 3), axis=0))
+    np.testing.assert_allclose(shift, expected, atol=1.0)
+    assert info["reprojection_px"]["median_body_joints"] < 0.5 * plain["reprojection_px"]["median_body_joints"]
+    assert _error_mm(tmp_path / "refined.npz", athlete) < _error_mm(tmp_path / "plain.npz", athlete)
+    assert plain["principal_point_shift_px"] is None

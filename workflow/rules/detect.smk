@@ -18,10 +18,13 @@ rule detect:
     threads: 1
     resources:
         mem_mb=2000,
+    params:
+        model_complexity=OPTIONS["model_complexity"],
+        max_frames=OPTIONS.get("max_frames"),
     run:
         from pipeline.detect2d import detect_video
         from pipeline.stage_log import stage_log
 
         with stage_log(log[0]):
-            detect_video(input.video, output[0], model_complexity=OPTIONS["model_complexity"],
-                         timestamps=input.get("timestamps"), max_frames=OPTIONS.get("max_frames"), progress=False)
+            detect_video(input.video, output[0], model_complexity=params.model_complexity,
+                         timestamps=input.get("timestamps"), max_frames=params.max_frames, progress=False)

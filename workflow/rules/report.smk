@@ -15,11 +15,15 @@ rule report:
     threads: 2
     resources:
         mem_mb=4000,
+    params:
+        meta=lambda wildcards: {k: v for k, v in SESSIONS[wildcards.session].items()
+                                if k in ("athlete", "exercise", "date", "load_kg", "notes")},
+        figures=OPTIONS["figures"],
     run:
         from pipeline.report import build_report
         from pipeline.stage_log import stage_log
 
-        meta = {k: v for k, v in SESSIONS[wildcards.session].items() if k in ("athlete", "exercise", "date", "load_kg", "notes")}
         history = [{"dir": Path(p).parent, **SESSIONS[Path(p).parent.name]} for p in input.history]
         with stage_log(log[0]):
-            build_report(Path(input.reps).parent, meta, Path(output[0]).parent, history=history, figures=OPTIONS["figures"])
+            build_report(Path(input.reps).parent, params.meta, Path(output[0]).parent, history=history,
+                         figures=params.figures)

@@ -94,6 +94,12 @@ def test_camera_without_detections_is_left_out_and_said(tmp_path, athlete):
     info = triangulate_session(paths, calib, tmp_path / "sync.json", tmp_path / "pose3d.npz")
     assert info["cameras"] == ["cam0", "cam1", "cam3"] and "cam2" in info["left_out"]
     assert _error_mm(tmp_path / "pose3d.npz", athlete) < 15
+    # the report's capture-quality table says so too
+    from pipeline.report.capture import capture_html
+
+    rows = capture_html(tmp_path).split("<tr>")[2:]
+    assert [r.split("</td>")[0].removeprefix("<td>") for r in rows] == ["cam0", "cam1", "cam3", "cam2"]
+    assert "no: no person detected" in rows[3] and "<td>yes</td>" in rows[0]
 
 
 def test_too_few_cameras_with_detections_is_an_error_naming_them(tmp_path, athlete):

@@ -83,6 +83,8 @@ def test_workflow_turns_videos_into_a_report_with_the_injected_fault(rendered, t
     page = (out / "report" / "index.html").read_text()
     table = page[page.index('id="rep-table"'):]
     assert table[:table.index("</tbody>")].count("<tr") == 1 + 3  # header + one row per rep
+    capture = page[page.index('id="capture-table"'):]
+    assert capture[:capture.index("</tbody>")].count("<td>yes</td>") == 4  # every camera used
 
 
 def test_config_errors_stop_the_run_before_any_work(rendered, tmp_path):

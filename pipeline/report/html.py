@@ -109,7 +109,10 @@ def build_report(
     clock = time.perf_counter()
     payload = replay.replay_payload(session, cue_words)
     payload["facing"] = facing_direction(session.points).tolist()
-    page = _page(session, meta, cue_words, replay.script_json(payload), figure_html, plot_uri, progress_html)
+    from pipeline.report.capture import capture_html
+
+    page = _page(session, meta, cue_words, replay.script_json(payload), figure_html, plot_uri,
+                 progress_html + capture_html(session.dir))
     index = out / "index.html"
     write_text(index, page)
     timings["page"] = time.perf_counter() - clock

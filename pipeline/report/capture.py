@@ -1,0 +1,63 @@
+"""The report's "Capture quality" section: how far the 3D skeleton can be trusted.
+
+It reads what the triangulate stage stored in ``pose3d.npz`` (``info``) and the
+session's ``sync.json``: the cameras used and left out, each camera's sync
+offset, left/right swaps repaired and views excluded, reprojection error, any
+principal-point refinement, the share of landmarks tracked and how steady the
+thigh and shank lengths were. A pose3d from elsewhere has no ``info``: no section.
+"""
+from __future__ import annotations
+
+import json
+from html import escape as e
+from pathlib import Path
+from typing import Any
+
+
+def capture_html(session_dir: Path) -> str:
+    from pipeline.reconstruct import read_info
+
+    info = read_info(session_dir / "pose3d.npz")
+    if not info:
+        return ""
+    sync_path = session_dir / "sync.json"
+    sync = json.loads(sync_path.read_text()) if sync_path.is_file() else {}
+    rows = [_camera_row(name, info, sync.get("cameras", {}).get(name, {}))
+            for name in [*info.get("cameras", []), *info.get("left_out", {})]]
+    bones = (info.get("filter") or {}).get("bones") or {}
+    steady = ", ".join(f"{e(k.replace('_', ' '))} {100 * v['cv']:.1f} %" for k, v in bones.items() if v.get("cv") is not None)
+    rep = info.get("reprojection_px") or {}
+    facts = [
+        f"sync: <b>{e(str(info.get('sync_method') or sync.get('method') or '–'))}</b>",
+        f"landmarks tracked: <b>{_num(info.get('tracked_pct'), '.1f')} %</b>",
+        f"median reprojection error of the body joints: <b>{_num(rep.get('median_body_joints'), '.1f')} px</b>",
+        f"bone length variation (std/mean): {steady or '–'}",
+    ]
+    head = ("<tr><th>Camera</th><th>Used</th><th>Sync offset</th><th>Swaps repaired (whole / arms / legs)</th>"
+            "<th>Views excluded</th><th>Median reprojection</th><th>Principal point moved</th></tr>")
+    return (f'<section id="capture"><h2>Capture quality</h2><p class="lead">{" · ".join(facts)}</p>'
+            f'<div class="table-wrap"><table id="capture-table"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table></div></section>')
+
+
+def _camera_row(name: str, info: dict, sync: dict) -> str:
+    left_out = (info.get("left_out") or {}).get(name)
+    swaps = ((info.get("swaps") or {}).get("cameras") or {}).get(name, {})
+    frames = swaps.get("frames") or 0
+    swapped = " / ".join(str(swaps.get(k, 0)) for k in ("whole", "arms", "legs")) + (f" of {frames}" if frames else "") if swaps else "–"
+    shift = (info.get("principal_point_shift_px") or {}).get(name)
+    err = ((info.get("reprojection_px") or {}).get("per_camera_median") or {}).get(name)
+    offset = sync.get("offset_s")
+    cells = [
+        e(name),
+        "no: " + e(left_out) if left_out else "yes",
+        f"{1000 * offset:+.1f} ms (confidence {sync.get('confidence', 0):.2f})" if offset is not None else "–",
+        swapped,
+        str(swaps.get("excluded", 0)) if swaps else "–",
+        f"{_num(err, '.1f')} px",
+        f"({shift[0]:+.1f}, {shift[1]:+.1f}) px" if shift else "–",
+    ]
+    return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+
+
+def _num(v: Any, fmt: str) -> str:
+    return format(v, fmt) if isinstance(v, (int, float)) else "–"

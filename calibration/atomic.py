@@ -7,6 +7,7 @@ A run killed half-way therefore never leaves a file that looks finished.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import tempfile
@@ -25,6 +26,10 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    # A writer killed outright (power cut, SIGKILL) leaves its temporary file behind; the next
+    # writer of the same target (one at a time: the workflow runs one job per output) clears it.
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*.tmp*"):
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(
         prefix=f".{target.name}.", suffix=".tmp" + (suffix if suffix is not None else target.suffix),
         dir=target.parent,

@@ -111,19 +111,24 @@ def read_sync_json(path: str | Path) -> dict:
     return sync
 
 
-def match_cameras(names: list[str], calibration: list[Camera], calibration_path: Path) -> list[Camera]:
-    """The calibrated camera of each session camera, in session order; unknown cameras are an error."""
+def match_cameras(names: list[str], calibration: list[Camera], calibration_path: Path) -> tuple[list[Camera], list[str]]:
+    """The calibrated camera of each session camera, in session order, and the calibrated cameras without video.
+
+    A session camera the calibration does not know is an error; a calibrated
+    camera that filmed nothing this session (unplugged, failed to record) is
+    only reported, so the other cameras' work is kept.
+    """
     by_name = {c.name: c for c in calibration}
     unknown = [n for n in names if n not in by_name]
     if unknown:
         raise SessionInputError(
             f"camera(s) {', '.join(unknown)} of the session are not in the calibration '{calibration_path}' "
             f"(it knows {', '.join(by_name)}); name each video after its calibrated camera")
-    unused = sorted(set(by_name) - set(names))
+    unused = [c for c in by_name if c not in names]
     if unused:
         log.warning("calibrated camera(s) %s have no video in this session; triangulating with %s",
                     ", ".join(unused), ", ".join(names))
-    return [by_name[n] for n in names]
+    return [by_name[n] for n in names], unused
 
 
 def on_timeline(cams: Mapping[str, CameraLandmarks], sync: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -151,7 +156,8 @@ def triangulate_session(pose2d: Mapping[str, str | Path], calibration: str | Pat
     calibration = Path(calibration)
     sync = read_sync_json(sync_json)
     cams, empty = split_detected(load_landmarks(pose2d))
-    cameras = match_cameras(list(cams), read_calibration(calibration), calibration)
+    matched, without_video = match_cameras([*cams, *empty], read_calibration(calibration), calibration)
+    cameras = matched[:len(cams)]
     xy, conf = on_timeline(cams, sync)
 
     swaps: dict = {}
@@ -176,7 +182,8 @@ def triangulate_session(pose2d: Mapping[str, str | Path], calibration: str | Pat
     xyz, filt = filter_pose3d(res.xyz, t, max_gap_s=max_gap_s, cutoff_hz=cutoff_hz)
 
     info = {
-        "cameras": list(cams), "left_out": {c: "no person detected" for c in empty},
+        "cameras": list(cams),
+        "left_out": {**{c: "no person detected" for c in empty}, **{c: "no video in this session" for c in without_video}},
         "sync_method": sync.get("method"), "swaps": swaps,
         "principal_point_shift_px": None if offsets is None else
         {c.name: [round(float(v), 2) for v in d] for c, d in zip(cameras, offsets)},

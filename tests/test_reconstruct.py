@@ -118,6 +118,16 @@ def test_camera_unknown_to_the_calibration_is_an_error(tmp_path, athlete):
     assert not (tmp_path / "pose3d.npz").exists()
 
 
+def test_calibrated_camera_without_video_is_reported_not_fatal(tmp_path, athlete):
+    paths, calib, _ = _session(tmp_path, athlete)
+    del paths["cam2"]  # it did not record this session
+    sync_session(paths, tmp_path / "sync.json", method="none")
+    info = triangulate_session(paths, calib, tmp_path / "sync.json", tmp_path / "pose3d.npz")
+    assert info["cameras"] == ["cam0", "cam1", "cam3"]
+    assert info["left_out"] == {"cam2": "no video in this session"}
+    assert _error_mm(tmp_path / "pose3d.npz", athlete) < 15
+
+
 def test_left_right_swaps_are_repaired_before_triangulation(tmp_path, athlete):
     paths, calib, _ = _session(tmp_path, athlete, swap_frac=0.25, seed=4)
     sync_session(paths, tmp_path / "sync.json", method="none")

@@ -286,7 +286,7 @@ def demo(
     cores: str = typer.Option("all", help="cores for Snakemake"),
 ) -> None:
     """Render a virtual room and an athlete deadlifting with faults, then run the whole workflow on them."""
-    from pipeline.demo import DEMO_DIR, ROOT, prepare_demo, run_workflow, summary
+    from pipeline.demo import DEMO_DIR, ROOT, check, prepare_demo, run_workflow, summary
 
     typer.echo(f"preparing the example in {DEMO_DIR} (rendered once, then reused)")
     prepare_demo(ROOT / DEMO_DIR)
@@ -295,6 +295,11 @@ def demo(
         _fail(RuntimeError(f"the workflow failed (Snakemake exit code {code}); see the job logs under results/"))
     session = ROOT / "results" / "sessions" / "demo_session"
     typer.echo(summary(session))
+    typer.echo("against the truth (cues the injected faults break -> cues failed; trunk shortening, % of standing):")
+    for row in check(ROOT / DEMO_DIR, session):
+        typer.echo(f"  rep {row['rep']}: {', '.join(row['injected']) or 'clean'} -> {', '.join(row['failed']) or 'none'}; "
+                   f"trunk shortening {row['trunk_shortening_pct']:.1f} %, detected hips "
+                   f"{row['hip_error_along_trunk_cm']:+.1f} cm along the trunk")
     typer.echo(f"report: {session / 'report' / 'index.html'}")
 
 

@@ -79,3 +79,42 @@ def summary(session_results: Path) -> str:
         lines.append(f"  rep {r['index']}: {', '.join(bad) or 'quality rep'}")
     lines.append(f"  {reps['summary']['quality_reps']} quality reps of {reps['n_reps']}")
     return "\n".join(lines)
+
+
+def check(root: Path = DEMO_DIR, results: Path = Path("results/sessions/demo_session")) -> list[dict]:
+    """The demo's verdicts against its truth: per rep, injected cue violations, cues failed, and why the
+    trunk length (spinal_flexion) read what it did: how far the detected hips and shoulders sat from the
+    true joints along the trunk at the bottom (+ = towards the head)."""
+    import numpy as np
+
+    from pipeline.landmarks import INDEX
+
+    labels = json.loads((Path(root) / "session" / "labels.json").read_text())
+    reps = json.loads((Path(results) / "reps.json").read_text())
+    with np.load(Path(results) / "pose3d.npz") as z:
+        xyz, t = z["xyz"], z["t"]
+    with np.load(Path(root) / "session" / "ground_truth.npz") as g:
+        truth = g["xyz"][np.clip(np.round(t * float(g["fps"])).astype(int), 0, len(g["xyz"]) - 1)]
+
+    def mid(a, name):
+        return 0.5 * (a[:, INDEX[f"left_{name}"]] + a[:, INDEX[f"right_{name}"]])
+
+    hips, shoulders, true_hips, true_shoulders = mid(xyz, "hip"), mid(xyz, "shoulder"), mid(truth, "hip"), mid(truth, "shoulder")
+    up = true_shoulders - true_hips
+    up /= np.linalg.norm(up, axis=1, keepdims=True)
+    rows = []
+    for r, injected in zip(reps["reps"], labels["cues_broken"]):
+        b = r["bottom"]
+        rows.append({
+            "rep": r["index"], "injected": injected,
+            "failed": sorted(c["id"] for c in r["cues"] if c["verdict"] == "fail"),
+            "trunk_shortening_pct": next(c["value"] for c in r["cues"] if c["id"] == "spinal_flexion"),
+            "hip_error_along_trunk_cm": round(100 * float((hips[b] - true_hips[b]) @ up[b]), 1),
+            "shoulder_error_along_trunk_cm": round(100 * float((shoulders[b] - true_shoulders[b]) @ up[b]), 1),
+        })
+    return rows
+
+
+if __name__ == "__main__":  # python -m pipeline.demo: the check, after make demo
+    for row in check(ROOT / DEMO_DIR, ROOT / "results" / "sessions" / "demo_session"):
+        print(row)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -96,6 +96,25 @@ def _landmarks(result, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
     return lm[:, :2] * (w, h) - 0.5, lm[:, 2]
 
 
+def pose_landmarks(frames: Iterable[np.ndarray], model_complexity: int = 1
+                   ) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """BlazePose over BGR ``frames`` with one tracker: xy (F,33,2) pixels, visibility (F,33), image (w, h)."""
+    import mediapipe as mp
+
+    xys, confs, size = [], [], (0, 0)
+    # One tracker per video: video mode tracks the person from frame to frame (steadier, faster).
+    with mp.solutions.pose.Pose(static_image_mode=False, model_complexity=model_complexity) as pose:
+        for frame in frames:
+            h, w = frame.shape[:2]
+            size = (w, h)
+            xy, conf = _landmarks(pose.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)), w, h)
+            xys.append(xy)
+            confs.append(conf)
+    F = len(xys)
+    return (np.asarray(xys, dtype=np.float64).reshape(F, N_LANDMARKS, 2),
+            np.asarray(confs, dtype=np.float64).reshape(F, N_LANDMARKS), size)
+
+
 def detect_video(video: str | Path, out: str | Path, *, model_complexity: int = 1,
                  timestamps: str | Path | None = None, max_frames: int | None = None,
                  progress: bool = True) -> Path:
@@ -104,8 +123,6 @@ def detect_video(video: str | Path, out: str | Path, *, model_complexity: int = 
     ``timestamps``: a ``frame,t`` CSV (default: ``{stem}.timestamps.csv``
     beside the video if present). Returns ``out``.
     """
-    import mediapipe as mp
-
     video, out = Path(video), Path(out)
     if model_complexity not in (0, 1):
         # mediapipe 0.10.21 ships the lite (0) and full (1) models; heavy (2) would be downloaded at run time
@@ -116,17 +133,9 @@ def detect_video(video: str | Path, out: str | Path, *, model_complexity: int = 
     ts = read_timestamps(ts_path) if timestamps is not None or ts_path.is_file() else None
     cap, fps, n_stated = _open(video)
     total = min(n_stated, max_frames) if max_frames and n_stated else (max_frames or n_stated or None)
-    xys, confs, size = [], [], (0, 0)
     try:
-        # One tracker per video: video mode tracks the person from frame to frame (steadier, faster).
-        with mp.solutions.pose.Pose(static_image_mode=False, model_complexity=model_complexity) as pose:
-            for frame in tqdm(_frames(cap, max_frames), total=total, desc=f"detect {video.stem}", unit="frame",
-                              disable=not progress):
-                h, w = frame.shape[:2]
-                size = (w, h)
-                xy, conf = _landmarks(pose.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)), w, h)
-                xys.append(xy)
-                confs.append(conf)
+        frames = tqdm(_frames(cap, max_frames), total=total, desc=f"detect {video.stem}", unit="frame", disable=not progress)
+        xys, confs, size = pose_landmarks(frames, model_complexity)
     finally:
         cap.release()
     F = len(xys)
@@ -134,8 +143,7 @@ def detect_video(video: str | Path, out: str | Path, *, model_complexity: int = 
         raise DetectionError(f"{video}: no frame could be decoded (empty or corrupt video); re-record or re-encode it")
     stopped_early = max_frames is not None and F == max_frames
     t, t_source = _times(F, fps, ts, ts_path, video, stopped_early)
-    xy = np.asarray(xys, dtype=np.float32).reshape(F, N_LANDMARKS, 2)
-    conf = np.asarray(confs, dtype=np.float32).reshape(F, N_LANDMARKS)
+    xy, conf = xys.astype(np.float32), confs.astype(np.float32)
     rate = detection_rate(xy)
     if rate == 0:
         msg = f"{video}: no person detected in any of its {F} frames; check that this camera sees the athlete"

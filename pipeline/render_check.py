@@ -15,7 +15,7 @@ import numpy as np
 
 from calibration.camera import Camera
 
-from .landmarks import BODY_JOINTS, LR_SWAP, N_LANDMARKS
+from .landmarks import BODY_JOINTS, LR_SWAP
 
 
 def read_frames(path: str | Path) -> Iterable[np.ndarray]:
@@ -34,22 +34,10 @@ def read_frames(path: str | Path) -> Iterable[np.ndarray]:
 
 def mediapipe_landmarks(frames: Iterable[np.ndarray], model_complexity: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """xy (F, 33, 2) pixels (NaN where no person) and visibility (F, 33) of BGR ``frames``."""
-    import mediapipe as mp
+    from .detect2d import pose_landmarks
 
-    xys, vis = [], []
-    with mp.solutions.pose.Pose(static_image_mode=False, model_complexity=model_complexity) as pose:
-        for frame in frames:
-            h, w = frame.shape[:2]
-            res = pose.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-            if res.pose_landmarks is None:
-                xys.append(np.full((N_LANDMARKS, 2), np.nan))
-                vis.append(np.zeros(N_LANDMARKS))
-                continue
-            lm = np.array([(p.x, p.y, p.visibility) for p in res.pose_landmarks.landmark])
-            # normalised image coordinates -> OpenCV pixels (centre of the first pixel at 0)
-            xys.append(lm[:, :2] * (w, h) - 0.5)
-            vis.append(lm[:, 2])
-    return np.asarray(xys, dtype=np.float64).reshape(-1, N_LANDMARKS, 2), np.asarray(vis).reshape(-1, N_LANDMARKS)
+    xy, vis, _ = pose_landmarks(frames, model_complexity)
+    return xy, vis
 
 
 def body_height_px(xyz: np.ndarray, camera: Camera, head_top: float = 0.12) -> np.ndarray:

@@ -16,19 +16,9 @@ pytest.importorskip("mediapipe")
 FPS = 25.0
 
 
-def _egl_or_skip():
-    moderngl = pytest.importorskip("moderngl", reason="moderngl not installed (pip install moderngl)")
-    try:
-        ctx = moderngl.create_standalone_context(backend="egl")
-    except Exception as exc:
-        pytest.skip(f"no headless EGL OpenGL context ({exc}); install libegl1 libegl-mesa0 libgl1-mesa-dri")
-    ctx.release()
-
-
 @pytest.fixture(scope="module")
-def clip(tmp_path_factory):
+def clip(tmp_path_factory, egl):
     """24 frames of a deadlift going down, 2 cameras at 320x240."""
-    _egl_or_skip()
     from pipeline.render_body import load_ground_truth, render_session
     from pipeline.synthetic_athlete import simulate
 

@@ -12,20 +12,6 @@ from pipeline.render_body import load_ground_truth, render_session, resized_came
 from pipeline.render_figure import MotionInputError, body_primitives
 
 
-def _egl_or_skip():
-    moderngl = pytest.importorskip("moderngl", reason="moderngl not installed (pip install moderngl)")
-    try:
-        ctx = moderngl.create_standalone_context(backend="egl")
-    except Exception as exc:
-        pytest.skip(f"no headless EGL OpenGL context ({exc}); install libegl1 libegl-mesa0 libgl1-mesa-dri")
-    ctx.release()
-
-
-@pytest.fixture(scope="module")
-def egl():
-    _egl_or_skip()
-
-
 def standing_pose() -> np.ndarray:
     """A 1.75 m athlete standing at the origin, facing +x (left is +y)."""
     P = np.zeros((N_LANDMARKS, 3))

@@ -29,7 +29,7 @@ CUES = str(REPO / "config" / "cues.yaml")
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
+def rendered(tmp_path_factory, egl):
     """Four cameras film the synthetic athlete: three deadlifts, the second with a rounded back."""
     root = tmp_path_factory.mktemp("footage")
     sim = simulate("deadlift", 3, faults={2: ["rounded_spine"]}, seed=3, walk=False, yaw_deg=20)

@@ -26,6 +26,8 @@ benchmarks: env
 	$(PY) benchmarks/triangulation.py
 	$(PY) benchmarks/report.py
 	$(PY) benchmarks/render_body.py
+	$(PY) benchmarks/session.py
+	$(PY) benchmarks/analysis.py
 
 env: system-deps $(VENV)/.installed
 

@@ -24,7 +24,7 @@ from calibration.camera import Camera
 from calibration.io import read_calibration
 
 from .filtering import filter_pose3d
-from .sync import SyncError, resample_to_timeline, synchronise, write_sync_json
+from .sync import SyncError, common_timeline, estimate_offsets, resample_to_timeline, write_sync_json
 from .triangulation import triangulate
 
 log = logging.getLogger(__name__)
@@ -90,8 +90,12 @@ def sync_session(pose2d: Mapping[str, str | Path], out_json: str | Path, *, meth
     cams = load_landmarks(pose2d)
     kept, empty = split_detected(cams)
     used = resolve_sync_method(method, kept)
-    timeline, _, info = synchronise({c: (lm.xy, lm.conf, lm.t) for c, lm in kept.items()},
-                                    method=used, fps=fps, reference=reference, max_lag_s=max_lag_s)
+    if used == "xcorr":
+        info = estimate_offsets({c: (lm.xy, lm.t) for c, lm in kept.items()}, reference=reference, max_lag_s=max_lag_s)
+    else:  # one shared clock (timestamps), or frames already simultaneous (none)
+        info = {c: {"offset_s": 0.0, "drift": 0.0, "confidence": 1.0} for c in kept}
+    # the landmarks themselves are resampled once, by the triangulate stage
+    timeline = common_timeline({c: lm.t + info[c]["offset_s"] for c, lm in kept.items()}, fps)
     for c in empty:
         info[c] = {"offset_s": 0.0, "drift": 0.0, "confidence": 0.0, "note": "no person detected: left out"}
     write_sync_json(out_json, method=used, timeline=timeline, cameras=info)

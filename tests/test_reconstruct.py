@@ -157,3 +157,23 @@ def test_refine_calibration_removes_a_principal_point_offset(tmp_path, athlete):
     assert info["reprojection_px"]["median_body_joints"] < 0.5 * plain["reprojection_px"]["median_body_joints"]
     assert _error_mm(tmp_path / "refined.npz", athlete) < _error_mm(tmp_path / "plain.npz", athlete)
     assert plain["principal_point_shift_px"] is None
+
+
+def test_cameras_of_different_frame_rates_and_lengths_meet_on_one_timeline(tmp_path, athlete):
+    """cam3 films at 25 fps and stops 2 s early; the others at 30 fps: one 25 fps timeline over the common span."""
+    paths, calib, cams = _session(tmp_path, athlete)
+    t25 = np.arange(0.0, athlete.t[-1] - 2.0, 1 / 25.0)
+    xyz25 = np.stack([np.stack([np.interp(t25, athlete.t, athlete.xyz[:, j, k]) for k in range(3)], -1)
+                      for j in range(33)], 1)
+    xy = cams[3].project(xyz25.reshape(-1, 3)).reshape(len(t25), 33, 2)
+    write_npz(paths["cam3"], xy=xy.astype(np.float32), conf=np.full(xy.shape[:2], 0.9, np.float32), t=t25,
+              fps=np.float64(25.0), t_source=np.array("fps"))
+    sync = sync_session(paths, tmp_path / "sync.json")
+    assert abs(sync["cameras"]["cam3"]["offset_s"]) < 0.4 / 25
+    assert 1 / np.median(np.diff(sync["timeline"])) == pytest.approx(25.0, rel=1e-3)
+    assert sync["timeline"][-1] <= t25[-1] + 1e-9
+    triangulate_session(paths, calib, tmp_path / "sync.json", tmp_path / "pose3d.npz")
+    with np.load(tmp_path / "pose3d.npz") as z:
+        xyz, t = z["xyz"], z["t"]
+    truth = np.stack([np.stack([np.interp(t, athlete.t, athlete.xyz[:, j, k]) for k in range(3)], -1) for j in range(33)], 1)
+    assert 1000 * np.nanmedian(np.linalg.norm(xyz - truth, axis=-1)[:, list(BODY_JOINTS)]) < 15

@@ -177,3 +177,23 @@ def test_killed_run_resumes_without_redoing_finished_work(rendered, tmp_path):
     assert {p.name: p.stat().st_mtime_ns for p in pose2d.glob("[!.]*.npz") if p.name in finished} == finished
     # the killed job's temporary file went when its job was redone: only the four outputs remain
     assert sorted(p.name for p in pose2d.iterdir()) == ["cam0.npz", "cam1.npz", "cam2.npz", "cam3.npz"]
+
+
+def test_recorder_timestamps_drive_the_sync(rendered, tmp_path):
+    """Videos with hingecap record's {cam}.timestamps.csv beside them are synchronised on those times."""
+    videos, sim = rendered
+    session = _linked_session(videos, tmp_path / "recorded")
+    starts = {"cam0": 0.0, "cam1": 0.004, "cam2": 0.011, "cam3": 0.007}  # each camera's first frame on the shared clock
+    for cam, start in starts.items():
+        frames = np.arange(len(sim.xyz))
+        rows = "\n".join(f"{i},{start + i / sim.fps:.6f}" for i in frames)
+        (session / f"{cam}.timestamps.csv").write_text("frame,t\n" + rows + "\n")
+    cfg = _config(tmp_path, {"rec": {"videos": str(session)}}, options={"max_frames": 30},
+                  calibration=videos / CALIBRATION)
+    sync_json = tmp_path / "results" / "sessions" / "rec" / "sync.json"
+    proc = _snakemake(cfg, tmp_path, "--cores", "2", str(sync_json))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    sync = json.loads(sync_json.read_text())
+    assert sync["method"] == "timestamps"
+    assert sync["t"][0] == pytest.approx(max(starts.values()), abs=1e-6)  # the span every camera covers
+    assert sync["t"][-1] <= min(starts.values()) + 29 / sim.fps + 1e-6

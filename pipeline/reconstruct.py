@@ -24,7 +24,8 @@ from calibration.camera import Camera
 from calibration.io import read_calibration
 
 from .filtering import filter_pose3d
-from .sync import SyncError, common_timeline, estimate_offsets, resample_to_timeline, write_sync_json
+from .sync import (SyncError, common_timeline, estimate_drift, estimate_offsets, reference_times,
+                   resample_to_timeline, write_sync_json)
 from .triangulation import triangulate
 
 log = logging.getLogger(__name__)
@@ -91,11 +92,13 @@ def sync_session(pose2d: Mapping[str, str | Path], out_json: str | Path, *, meth
     kept, empty = split_detected(cams)
     used = resolve_sync_method(method, kept)
     if used == "xcorr":
-        info = estimate_offsets({c: (lm.xy, lm.t) for c, lm in kept.items()}, reference=reference, max_lag_s=max_lag_s)
+        series = {c: (lm.xy, lm.t) for c, lm in kept.items()}
+        info = estimate_offsets(series, reference=reference, max_lag_s=max_lag_s)
+        info = estimate_drift(series, info, reference=reference or next(iter(kept)), max_lag_s=max_lag_s)
     else:  # one shared clock (timestamps), or frames already simultaneous (none)
         info = {c: {"offset_s": 0.0, "drift": 0.0, "confidence": 1.0} for c in kept}
     # the landmarks themselves are resampled once, by the triangulate stage
-    timeline = common_timeline({c: lm.t + info[c]["offset_s"] for c, lm in kept.items()}, fps)
+    timeline = common_timeline({c: reference_times(lm.t, info[c]) for c, lm in kept.items()}, fps)
     for c in empty:
         info[c] = {"offset_s": 0.0, "drift": 0.0, "confidence": 0.0, "note": "no person detected: left out"}
     write_sync_json(out_json, method=used, timeline=timeline, cameras=info)
@@ -138,7 +141,7 @@ def match_cameras(names: list[str], calibration: list[Camera], calibration_path:
 def on_timeline(cams: Mapping[str, CameraLandmarks], sync: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """Every camera's landmarks resampled onto the sync timeline: (C, T, 33, 2) and (C, T, 33)."""
     timeline = sync["t"]
-    xy, conf = zip(*(resample_to_timeline(lm.xy, lm.conf, lm.t + float(sync["cameras"][c]["offset_s"]), timeline, c)
+    xy, conf = zip(*(resample_to_timeline(lm.xy, lm.conf, reference_times(lm.t, sync["cameras"][c]), timeline, c)
                      for c, lm in cams.items()))
     return np.stack(xy), np.nan_to_num(np.stack(conf), nan=0.0)
 

@@ -11,7 +11,12 @@ Two ways, both ending in ``resample_to_timeline``:
   biased than correlating speeds summed over landmarks, whose mix differs
   from view to view.
 
-Offset convention: ``t_reference = t_camera + offset_s``.
+Offset convention: ``t_reference = t_camera + offset_s + drift * t_camera``.
+``drift`` is a camera clock's rate error against the reference (a camera
+that really films at 29.97 fps while its frames are timed at 30 has
+drift -0.001 and, after 10 minutes, is 18 frames late); it is found by
+cross-correlating one window of the set after another and fitting a line
+through the offsets (``estimate_drift``).
 """
 from __future__ import annotations
 
@@ -221,6 +226,79 @@ def estimate_offsets(pose2d: Mapping[str, tuple[np.ndarray, np.ndarray]], *, ref
     return out
 
 
+def reference_times(t: np.ndarray, info: Mapping[str, float]) -> np.ndarray:
+    """A camera's frame times on the reference clock (the offset convention of this module)."""
+    t = np.asarray(t, dtype=np.float64)
+    return t + float(info["offset_s"]) + float(info.get("drift", 0.0)) * t
+
+
+def estimate_drift(pose2d: Mapping[str, tuple[np.ndarray, np.ndarray]], offsets: Mapping[str, Mapping[str, float]], *,
+                   reference: str, window_s: float = 60.0, min_windows: int = 3,
+                   max_lag_s: float = 2.0) -> dict[str, dict[str, float]]:
+    """``offsets`` with each camera's ``drift`` (and its offset at t_camera = 0) fitted over windows of the set.
+
+    The set is cut into windows of ``window_s`` on the reference clock; in
+    each, every camera's offset is cross-correlated again (around the global
+    estimate) and a line offset = a + drift * t_camera is fitted through the
+    windows' offsets, weighted by their confidence, after dropping windows
+    more than three robust deviations off. Sets shorter than ``min_windows``
+    windows keep drift 0: two points say nothing about a slope's error.
+    """
+    t_ref = np.asarray(pose2d[reference][1], dtype=np.float64)
+    n_windows = int((t_ref[-1] - t_ref[0]) // window_s)
+    out = {c: dict(v) for c, v in offsets.items()}
+    if n_windows < min_windows:
+        return out
+    edges = t_ref[0] + window_s * np.arange(n_windows + 1)
+    cams = [c for c in pose2d if c != reference and offsets.get(c, {}).get("confidence", 0) > 0]
+    fits: dict[str, list[tuple[float, float, float]]] = {c: [] for c in cams}
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        window = {reference: _slice(pose2d[reference], lo, hi)}
+        for c in cams:
+            xy, t = pose2d[c]
+            on_ref = np.asarray(t) + offsets[c]["offset_s"]
+            window[c] = _slice((xy, t), lo, hi, on_ref)
+        if any(len(w[1]) < 2 for w in window.values()):
+            continue
+        local = estimate_offsets(window, reference=reference, max_lag_s=min(max_lag_s, window_s / 4))
+        for c in cams:
+            t_mid = float(np.mean(window[c][1]))
+            fits[c].append((t_mid, local[c]["offset_s"], local[c]["confidence"]))
+    for c, rows in fits.items():
+        if len(rows) < min_windows:
+            continue
+        tc, off, w = (np.array(v) for v in zip(*rows))
+        a, b = _weighted_line(tc, off, np.maximum(w, 1e-3))
+        resid = off - (a + b * tc)
+        mad = 1.4826 * np.median(np.abs(resid - np.median(resid)))
+        keep = np.abs(resid) <= max(3 * mad, 1e-3)  # a millisecond: sub-frame scatter is no outlier
+        if min_windows <= keep.sum() < keep.size:
+            a, b = _weighted_line(tc[keep], off[keep], np.maximum(w[keep], 1e-3))
+        else:
+            keep[:] = True
+        # the slope's standard error from the windows' scatter: noise alone tilts a line through noisy
+        # offsets, and a spurious drift misplaces the ends of a long set by more than it corrects
+        scatter = np.std(off[keep] - (a + b * tc[keep]), ddof=2) if keep.sum() > 2 else np.inf
+        se = float(scatter / (np.std(tc[keep]) * np.sqrt(keep.sum())))
+        out[c].update(drift_se=se, windows=int(keep.sum()))
+        if abs(b) > 3 * se:
+            out[c].update(offset_s=float(a), drift=float(b))
+    return out
+
+
+def _slice(series: tuple[np.ndarray, np.ndarray], lo: float, hi: float, clock: np.ndarray | None = None):
+    xy, t = series
+    on = np.asarray(t if clock is None else clock)
+    keep = (on >= lo) & (on < hi)
+    return np.asarray(xy)[keep], np.asarray(t)[keep]
+
+
+def _weighted_line(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    A = np.stack([np.ones_like(x), x], axis=1) * np.sqrt(w)[:, None]
+    (a, b), *_ = np.linalg.lstsq(A, y * np.sqrt(w), rcond=None)
+    return float(a), float(b)
+
+
 def write_sync_json(path: str | os.PathLike, *, method: str, timeline: np.ndarray,
                     cameras: Mapping[str, Mapping[str, float]]) -> None:
     """sync.json as in docs/data-contracts.md (written atomically)."""
@@ -249,7 +327,7 @@ def synchronise(pose2d: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
         info = {c: {"offset_s": 0.0, "drift": 0.0, "confidence": 1.0} for c in pose2d}
     else:
         raise SyncError(f"sync method must be timestamps, xcorr or none, got {method!r}")
-    shifted = {c: np.asarray(t, dtype=np.float64) + info[c]["offset_s"] for c, (_, _, t) in pose2d.items()}
+    shifted = {c: reference_times(t, info[c]) for c, (_, _, t) in pose2d.items()}
     timeline = common_timeline(shifted, fps)
     out = {c: resample_to_timeline(xy, conf, shifted[c], timeline, c) for c, (xy, conf, _) in pose2d.items()}
     return timeline, out, info

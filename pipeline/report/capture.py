@@ -50,7 +50,8 @@ def _camera_row(name: str, info: dict, sync: dict) -> str:
     cells = [
         e(name),
         "no: " + e(left_out) if left_out else "yes",
-        f"{1000 * offset:+.1f} ms (confidence {sync.get('confidence', 0):.2f})" if offset is not None else "–",
+        (f"{1000 * offset:+.1f} ms (confidence {sync.get('confidence', 0):.2f})"
+         + (f", drift {1e6 * sync['drift']:+.0f} ppm" if sync.get("drift") else "")) if offset is not None else "–",
         swapped,
         str(swaps.get("excluded", 0)) if swaps else "–",
         f"{_num(err, '.1f')} px",

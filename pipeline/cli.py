@@ -281,20 +281,28 @@ def run(
     raise typer.Exit(code)
 
 
+def _run_to_report(config: Path, session_name: str, cores: str) -> Path:
+    """Run the workflow on ``config`` from the repository root, print the session's verdicts; its results folder."""
+    from pipeline.demo import ROOT, run_workflow, summary
+
+    code = run_workflow(config, cores=cores, cwd=ROOT)
+    if code:
+        _fail(RuntimeError(f"the workflow failed (Snakemake exit code {code}); see the job logs under results/"))
+    session = ROOT / "results" / "sessions" / session_name
+    typer.echo(summary(session))
+    return session
+
+
 @app.command()
 def demo(
     cores: str = typer.Option("all", help="cores for Snakemake"),
 ) -> None:
     """Render a virtual room and an athlete deadlifting with faults, then run the whole workflow on them."""
-    from pipeline.demo import DEMO_DIR, ROOT, check, prepare_demo, run_workflow, summary
+    from pipeline.demo import DEMO_DIR, ROOT, check, prepare_demo
 
     typer.echo(f"preparing the example in {DEMO_DIR} (rendered once, then reused)")
     prepare_demo(ROOT / DEMO_DIR)
-    code = run_workflow(ROOT / "config" / "config.yaml", cores=cores, cwd=ROOT)
-    if code:
-        _fail(RuntimeError(f"the workflow failed (Snakemake exit code {code}); see the job logs under results/"))
-    session = ROOT / "results" / "sessions" / "demo_session"
-    typer.echo(summary(session))
+    session = _run_to_report(ROOT / "config" / "config.yaml", "demo_session", cores)
     typer.echo("against the truth (cues the injected faults break -> cues failed; trunk shortening, % of standing):")
     for row in check(ROOT / DEMO_DIR, session):
         typer.echo(f"  rep {row['rep']}: {', '.join(row['injected']) or 'clean'} -> {', '.join(row['failed']) or 'none'}; "
@@ -308,18 +316,14 @@ def example(
     cores: str = typer.Option("all", help="cores for Snakemake"),
 ) -> None:
     """Real footage: fetch the Pose2Sim demo (4 cameras, Qualisys calibration) and run the workflow to a report."""
-    from pipeline.demo import ROOT, run_workflow, summary
+    from pipeline.demo import ROOT
     from pipeline.pose2sim_example import EXAMPLE_CONFIG, prepare_example
 
     try:
         config_path = prepare_example(ROOT)
     except (RuntimeError, FileNotFoundError) as exc:
         _fail(exc)
-    code = run_workflow(config_path, cores=cores, cwd=ROOT)
-    if code:
-        _fail(RuntimeError(f"the workflow failed (Snakemake exit code {code}); see the job logs under results/"))
-    session = ROOT / "results" / "sessions" / "pose2sim_demo"
-    typer.echo(summary(session))
+    session = _run_to_report(config_path, "pose2sim_demo", cores)
     typer.echo(f"report: {session / 'report' / 'index.html'} (config: {EXAMPLE_CONFIG})")
 
 

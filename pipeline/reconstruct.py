@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from calibration.atomic import write_npz
+from calibration.atomic import json_default, write_npz
 from calibration.camera import Camera
 from calibration.io import read_calibration
 
@@ -201,7 +201,7 @@ def triangulate_session(pose2d: Mapping[str, str | Path], calibration: str | Pat
     fps = 1.0 / float(np.median(np.diff(t))) if t.size >= 2 else 0.0
     write_npz(out_npz, xyz=xyz, err=res.err.astype(np.float32), ncams=res.ncams.astype(np.int16),
               t=t, fps=np.float64(fps), xyz_raw=res.xyz.astype(np.float32),
-              cameras=np.array(list(cams)), info=np.array(json.dumps(info, default=_plain)))
+              cameras=np.array(list(cams)), info=np.array(json.dumps(info, default=json_default)))
     return info
 
 
@@ -218,14 +218,6 @@ def _error_summary(err: np.ndarray, err_per_cam: np.ndarray, names: list[str]) -
 
 def _nanstat(fn, a: np.ndarray) -> float | None:
     return float(fn(a)) if np.isfinite(a).any() else None
-
-
-def _plain(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
 def read_info(pose3d: str | Path) -> dict:

@@ -40,15 +40,18 @@ def prepare_session(session_dir: Path, room_dir: Path, *, seed: int = 3, progres
     from pipeline.render_body import CALIBRATION, render_session
     from pipeline.synthetic_athlete import simulate
 
-    if not (session_dir / CALIBRATION).is_file():  # render_session writes it last
-        cameras, _ = load_truth(room_dir)
-        sim = simulate(EXERCISE, N_REPS, faults=FAULTS, seed=seed, yaw_deg=20)
-        write_json(session_dir / "labels.json", {
-            "exercise": EXERCISE, "n_reps": sim.n_reps,
-            "faults": {str(k): v for k, v in FAULTS.items()},
-            "cues_broken": [sorted(s) for s in sim.cue_labels()],
-        })
-        render_session(sim.xyz, cameras, session_dir, fps=sim.fps, progress=progress)
+    rendered = (session_dir / CALIBRATION).is_file()  # render_session writes it last
+    if rendered and (session_dir / "labels.json").is_file():
+        return session_dir
+    # the simulation is deterministic and quick: its labels can be rewritten beside an earlier rendering
+    sim = simulate(EXERCISE, N_REPS, faults=FAULTS, seed=seed, yaw_deg=20)
+    write_json(session_dir / "labels.json", {
+        "exercise": EXERCISE, "n_reps": sim.n_reps,
+        "faults": {str(k): v for k, v in FAULTS.items()},
+        "cues_broken": [sorted(s) for s in sim.cue_labels()],
+    })
+    if not rendered:
+        render_session(sim.xyz, load_truth(room_dir)[0], session_dir, fps=sim.fps, progress=progress)
     return session_dir
 
 
@@ -87,7 +90,7 @@ def check(root: Path = DEMO_DIR, results: Path = Path("results/sessions/demo_ses
     true joints along the trunk at the bottom (+ = towards the head)."""
     import numpy as np
 
-    from pipeline.landmarks import INDEX
+    from pipeline.skeleton import midpoint
 
     labels = json.loads((Path(root) / "session" / "labels.json").read_text())
     reps = json.loads((Path(results) / "reps.json").read_text())
@@ -96,10 +99,8 @@ def check(root: Path = DEMO_DIR, results: Path = Path("results/sessions/demo_ses
     with np.load(Path(root) / "session" / "ground_truth.npz") as g:
         truth = g["xyz"][np.clip(np.round(t * float(g["fps"])).astype(int), 0, len(g["xyz"]) - 1)]
 
-    def mid(a, name):
-        return 0.5 * (a[:, INDEX[f"left_{name}"]] + a[:, INDEX[f"right_{name}"]])
-
-    hips, shoulders, true_hips, true_shoulders = mid(xyz, "hip"), mid(xyz, "shoulder"), mid(truth, "hip"), mid(truth, "shoulder")
+    hips, true_hips = (midpoint(a, "left_hip", "right_hip") for a in (xyz, truth))
+    shoulders, true_shoulders = (midpoint(a, "left_shoulder", "right_shoulder") for a in (xyz, truth))
     up = true_shoulders - true_hips
     up /= np.linalg.norm(up, axis=1, keepdims=True)
     rows = []

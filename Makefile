@@ -10,7 +10,7 @@ SYSTEM_PACKAGES := libusb-1.0-0 libgl1 libegl1 libegl-mesa0 libgl1-mesa-dri \
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: demo test example system-deps env clean benchmarks
+.PHONY: demo test lint example system-deps env clean benchmarks
 
 demo: env
 	$(VENV)/bin/hingecap demo
@@ -20,6 +20,10 @@ example: env
 
 test: env
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Snakemake's linter on the workflow; fails on any lint (CI runs it after the tests).
+lint: env
+	$(PY) -m pipeline.cli.workflow
 
 benchmarks: env
 	$(PY) benchmarks/calibration.py

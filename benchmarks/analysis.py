@@ -20,8 +20,8 @@ FPS, REPS = 30.0, 150
 
 
 def main() -> None:
-    from pipeline.analysis import analyze
-    from pipeline.synthetic_athlete import simulate
+    from pipeline.analyze.stage import analyze
+    from pipeline.synthetic.athlete import simulate
 
     t0 = time.perf_counter()
     sim = simulate("deadlift", REPS, fps=FPS, seed=0, faults={i: ["rounded_spine"] for i in range(5, REPS, 7)})
@@ -40,7 +40,7 @@ kinematics, rep segmentation and cue verdicts (file writing excluded), best of {
 
 | step | time | vs the session's duration |
 |---|---|---|
-| analysis (`pipeline.analysis.analyze`) | {best:.2f} s | {duration / best:,.0f}x faster than real time |
+| analysis (`pipeline.analyze.stage.analyze`) | {best:.2f} s | {duration / best:,.0f}x faster than real time |
 | simulation (`pipeline.synthetic_athlete.simulate`) | {t_sim:.2f} s | {duration / t_sim:,.0f}x faster than real time |
 """
     path = write_section("analysis", md)

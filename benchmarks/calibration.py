@@ -26,8 +26,8 @@ from benchmarks._report import write_section  # noqa: E402
 from calibration.board import BoardSpec  # noqa: E402
 from calibration.calibrate import calibrate_detections  # noqa: E402
 from calibration.camera import Camera  # noqa: E402
-from calibration.detect import detect_room  # noqa: E402
-from calibration.synthetic import load_truth, render_room  # noqa: E402
+from calibration.board_detection import detect_room  # noqa: E402
+from pipeline.synthetic.room import load_truth, render_room  # noqa: E402
 
 NOISE_PX = 0.5
 

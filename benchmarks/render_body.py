@@ -1,6 +1,6 @@
 """Synthetic footage: does MediaPipe see the rendered athlete, and how fast is rendering?
 
-Renders a synthetic hinge session through ``calibration.rig.virtual_rig(4)``
+Renders a synthetic hinge session through ``pipeline.synthetic.rig.virtual_rig(4)``
 (cameras 3-4 m away, 1.2-2 m high, with lens distortion) for a few rig seeds,
 runs MediaPipe BlazePose (video mode, one instance per camera) on every video
 and scores it against ``Camera.project`` of the true landmarks. Speed is given
@@ -23,14 +23,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._report import write_section  # noqa: E402
-from calibration.rig import virtual_rig  # noqa: E402
-from pipeline.landmarks import INDEX  # noqa: E402
-from pipeline.render_body import render_session  # noqa: E402
-from pipeline.render_check import body_height_px, mediapipe_landmarks, read_frames, score_camera  # noqa: E402
+from pipeline.synthetic.rig import virtual_rig  # noqa: E402
+from pipeline.common.landmarks import INDEX  # noqa: E402
+from pipeline.synthetic.footage import render_session  # noqa: E402
+from pipeline.detect.video import read_frames  # noqa: E402
+from pipeline.evaluation.detector_check import body_height_px, mediapipe_landmarks, score_camera  # noqa: E402
 
 
 def motion(n_reps: int, fps: float) -> tuple[np.ndarray, str]:
-    from pipeline.synthetic_athlete import simulate
+    from pipeline.synthetic.athlete import simulate
 
     faults = {2: ["rounded_spine"]} if n_reps >= 2 else {}
     session = simulate("deadlift", n_reps, faults=faults, fps=fps, seed=0)

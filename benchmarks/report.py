@@ -1,8 +1,7 @@
 """Report generation time for a 60 s session (1,800 frames at 30 fps, 12 reps) against the 2-minute budget.
 
-Uses the analysis stage on a simulated athlete when those modules exist, else
-the report's own sample session (same file formats). Writes the "report"
-section of docs/benchmarks.md.
+Uses the analysis stage on a simulated athlete. Writes the "report" section
+of docs/benchmarks.md.
 
     .venv/bin/python benchmarks/report.py
 """
@@ -23,24 +22,18 @@ FAULTS = {2: ["soft_knee"], 5: ["neutral_spine", "hip_back"], 9: ["hip_back"], 1
 
 
 def make_session(folder: Path) -> tuple[Path, str]:
-    try:
-        from pipeline.analysis import analyze_session
-        from pipeline.synthetic_athlete import simulate
-    except ImportError:
-        from pipeline.report.sample import write_sample_session
-
-        return write_sample_session(folder, n_reps=REPS, seconds=SECONDS, fps=FPS, faults=FAULTS), "report sample session"
     import numpy as np
 
-    from calibration.atomic import write_npz
+    from pipeline.analyze.stage import analyze_session
+    from pipeline.contracts.pose3d import write_pose3d
+    from pipeline.synthetic.athlete import simulate
 
     sim = simulate("deadlift", REPS, faults=FAULTS, fps=FPS, seed=0)
     short_s = SECONDS - sim.xyz.shape[0] / FPS
     if short_s > 0:  # stand longer before and after the set to reach the full minute
         sim = simulate("deadlift", REPS, faults=FAULTS, fps=FPS, seed=0, stand_s=1.2 + short_s / 2)
     T = sim.xyz.shape[0]
-    write_npz(folder / "pose3d.npz", xyz=sim.xyz, t=sim.t, err=np.ones((T, 33), np.float32),
-              ncams=np.full((T, 33), 4, np.int32), fps=np.float32(FPS))
+    write_pose3d(folder / "pose3d.npz", sim.xyz, sim.t, fps=FPS, err=np.ones((T, 33)), ncams=np.full((T, 33), 4))
     analyze_session(folder / "pose3d.npz", "deadlift", folder)
     return folder, f"synthetic athlete + analysis ({T} frames)"
 
@@ -52,7 +45,7 @@ def main() -> None:
         folder, source = make_session(Path(tmp) / "bench")
         history = []
         for i in range(2):
-            from pipeline.report.sample import write_sample_session
+            from pipeline.synthetic.report_session import write_sample_session
 
             history.append({"dir": write_sample_session(Path(tmp) / f"h{i}", n_reps=REPS, seconds=SECONDS, fps=FPS,
                                                         faults={1: ["soft_knee"]}, depth_deg=85 + 4 * i),
@@ -63,10 +56,10 @@ def main() -> None:
                              history=history, timings=timings)
         total = time.perf_counter() - start
         size_mb = index.stat().st_size / 1e6
-        import json
+        from pipeline.contracts.reps import read_reps
 
         n_frames = len((folder / "kinematics.csv").read_text().splitlines()) - 1
-        n_reps = len(json.loads((folder / "reps.json").read_text())["reps"])
+        n_reps = len(read_reps(folder / "reps.json")["reps"])
     rows = "\n".join(f"| {k} | {v:.2f} |" for k, v in timings.items())
     md = f"""## Report generation (`benchmarks/report.py`)
 

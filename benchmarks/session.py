@@ -4,7 +4,7 @@ A 10-minute deadlift session (30 fps) seen by the 4-camera virtual rig: the
 synthetic athlete projected into every camera with 2 px noise, 5 % of the
 landmarks missing and 20 % of the views' labels swapped left/right, written as
 pose2d files, the cameras started a few frames apart. Times
-``pipeline.reconstruct.sync_session`` (cross-correlation) and ``triangulate_session`` with and without the swap repair and the
+``pipeline.sync.stage.sync_session`` (cross-correlation) and ``triangulate_session`` with and without the swap repair and the
 principal-point refinement, in one run, as multiples of the session's duration,
 with the peak memory of each call. BlazePose's own time per frame, measured on
 rendered footage in the same run, puts them in proportion: detection is the
@@ -32,26 +32,15 @@ DELAYS = (0, 3, 7, 1)  # frames each camera started after the first
 
 
 def write_session(out: Path, minutes: float, seed: int = 0):
-    from calibration.atomic import write_npz
     from calibration.io import write_calibration
-    from calibration.rig import virtual_rig
-    from pipeline.landmarks import LR_SWAP
-    from pipeline.synthetic_athlete import simulate
+    from pipeline.synthetic.athlete import simulate
+    from pipeline.synthetic.rig import virtual_rig
+    from pipeline.synthetic.views import write_pose2d_session
 
     sim = simulate("deadlift", max(1, int(minutes * 60 / 3.8)), fps=FPS, seed=seed)
     cams = virtual_rig(4)
-    rng = np.random.default_rng(seed)
-    paths = {}
-    for cam, delay in zip(cams, DELAYS):
-        xyz = sim.xyz[delay:]
-        xy = cam.project(xyz.reshape(-1, 3)).reshape(len(xyz), 33, 2) + rng.normal(0, 2.0, (len(xyz), 33, 2))
-        swapped = rng.random(len(xy)) < 0.2
-        xy[swapped] = xy[swapped][:, list(LR_SWAP)]
-        xy[rng.random(xy.shape[:2]) < 0.05] = np.nan
-        conf = np.where(np.isfinite(xy[..., 0]), 0.9, 0.0)
-        paths[cam.name] = out / "pose2d" / f"{cam.name}.npz"
-        write_npz(paths[cam.name], xy=xy.astype(np.float32), conf=conf.astype(np.float32),
-                  t=np.arange(len(xy)) / FPS, fps=np.float64(FPS), t_source=np.array("fps"))
+    paths = write_pose2d_session(out, sim.xyz, cams, fps=FPS, delay_frames=dict(enumerate(DELAYS)), noise_px=2.0,
+                                 swap_frac=0.2, missing=0.05, seed=seed)
     return sim, paths, write_calibration(out / "calibration.toml", cams, {})
 
 
@@ -68,10 +57,10 @@ def timed(fn):
 def detection_ms_per_frame(frames: int = 60) -> float | None:
     """BlazePose (model complexity 1) on rendered 640x480 footage, decoding included."""
     try:
-        from calibration.rig import virtual_rig
-        from pipeline.detect2d import detect_video
-        from pipeline.render_body import render_session
-        from pipeline.synthetic_athlete import simulate
+        from pipeline.synthetic.rig import virtual_rig
+        from pipeline.detect.stage import detect_video
+        from pipeline.synthetic.footage import render_session
+        from pipeline.synthetic.athlete import simulate
     except ImportError:
         return None
     sim = simulate("deadlift", 1, fps=FPS, seed=1, walk=False)
@@ -87,8 +76,10 @@ def detection_ms_per_frame(frames: int = 60) -> float | None:
 
 
 def main() -> None:
-    from pipeline.landmarks import BODY_JOINTS
-    from pipeline.reconstruct import sync_session, triangulate_session
+    from pipeline.common.landmarks import BODY_JOINTS
+    from pipeline.contracts.pose3d import read_pose3d
+    from pipeline.sync.stage import sync_session
+    from pipeline.triangulate.stage import triangulate_session
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=10.0)
@@ -106,9 +97,9 @@ def main() -> None:
                          "repair + refine": dict(repair_swaps=True, refine_calibration=True)}.items():
             target = out / f"{name.replace(' + ', '_')}.npz"
             info, seconds, peak = timed(lambda: triangulate_session(paths, calib, out / "sync.json", target, **kw))
-            with np.load(target) as z:
-                frames = np.clip(np.round(z["t"] * FPS).astype(int), 0, T - 1)
-                err = np.linalg.norm(z["xyz"] - sim.xyz[frames], axis=-1)[:, list(BODY_JOINTS)]
+            pose = read_pose3d(target)
+            frames = np.clip(np.round(pose.t * FPS).astype(int), 0, T - 1)
+            err = np.linalg.norm(pose.xyz - sim.xyz[frames], axis=-1)[:, list(BODY_JOINTS)]
             runs[name] = dict(seconds=seconds, peak=peak, err=1000 * float(np.nanmedian(err)),
                               p95=1000 * float(np.nanpercentile(err, 95)),
                               reproj=info["reprojection_px"]["median_body_joints"])

@@ -25,10 +25,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._report import write_section  # noqa: E402
-from calibration.rig import virtual_rig  # noqa: E402
-from pipeline.arrays import gpu_available  # noqa: E402
-from pipeline.synthetic_views import observe, random_points  # noqa: E402
-from pipeline.triangulation import triangulate  # noqa: E402
+from pipeline.synthetic.rig import virtual_rig  # noqa: E402
+from pipeline.common.xp import gpu_available  # noqa: E402
+from pipeline.synthetic.views import observe, random_points  # noqa: E402
+from pipeline.triangulate.core import triangulate  # noqa: E402
 
 
 # ----------------------------------------------------------------------------- baselines
@@ -170,14 +170,14 @@ def memory_probe(n_points: int) -> tuple[float, float]:
 import resource, sys
 sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
 import numpy as np
-from calibration.rig import virtual_rig
-from pipeline.synthetic_views import observe, random_points
-from pipeline.triangulation import triangulate
+from pipeline.synthetic.rig import virtual_rig
+from pipeline.synthetic.views import observe, random_points
+from pipeline.triangulate.core import triangulate
 cams = virtual_rig(4)
 v = observe(random_points({n_points}, seed=5), cams, seed=6)
 import tracemalloc
 tracemalloc.start()
-r = triangulate(v.points2d, v.conf, cams, device="cpu")
+r = triangulate(v.points2d, v.conf, cams, xp=np)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, tracemalloc.get_traced_memory()[1] / 2**20)
 """
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -202,12 +202,12 @@ def main() -> None:
     views = observe(random_points(args.points, seed=11), cams, noise_px=2.0, missing=0.05, outliers=0.02,
                     outlier_px=200.0, seed=12)
     N = args.points
-    rows, figures = [], {}
+    figures = {}
 
-    res, dt = timed(lambda: triangulate(views.points2d, views.conf, cams, device="cpu"), repeat=3)
+    res, dt = timed(lambda: triangulate(views.points2d, views.conf, cams, xp=np), repeat=3)
     ours_rate = N / dt
     figures["ours_robust"] = {"points_per_s": ours_rate, **errors(res.xyz, views)}
-    res_plain, dt = timed(lambda: triangulate(views.points2d, views.conf, cams, robust=False, device="cpu"), repeat=3)
+    res_plain, dt = timed(lambda: triangulate(views.points2d, views.conf, cams, robust=False, xp=np), repeat=3)
     plain_rate = N / dt
     figures["ours_plain"] = {"points_per_s": plain_rate, **errors(res_plain.xyz, views)}
 
@@ -240,11 +240,11 @@ def main() -> None:
         big = 4_000_000
         v_gpu = observe(random_points(big, seed=13), cams, seed=14)
         p_d, c_d = cp.asarray(v_gpu.points2d), cp.asarray(v_gpu.conf)
-        triangulate(p_d, c_d, cams, device="gpu", keep_on_device=True)
+        triangulate(p_d, c_d, cams, xp=cp, keep_on_device=True)
         cp.cuda.Device().synchronize()
 
         def gpu_run():
-            r = triangulate(p_d, c_d, cams, device="gpu", keep_on_device=True)
+            r = triangulate(p_d, c_d, cams, xp=cp, keep_on_device=True)
             cp.cuda.Device().synchronize()
             return r
 

@@ -56,7 +56,7 @@ class BoardSpec:
     # --- construction ---------------------------------------------------------
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> "BoardSpec":
-        """From the config's ``board:`` mapping (see config/schemas/config.schema.yaml)."""
+        """From the config's ``board:`` mapping (see workflow/schemas/config.schema.yaml)."""
         try:
             return cls(
                 type=str(cfg.get("type", "charuco")),

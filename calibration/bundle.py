@@ -14,7 +14,8 @@ from scipy.optimize import least_squares
 from scipy.sparse import coo_matrix, csr_matrix, diags
 from scipy.sparse.linalg import spsolve
 
-from .geometry import distort_project, rodrigues
+from .camera import distort
+from .geometry import rodrigues
 
 N_POSE = 6
 INTRINSIC_NAMES = ("fx", "fy", "cx", "cy", "k1", "k2", "p1", "p2", "k3")
@@ -95,10 +96,9 @@ class BundleProblem:
         Rc = (self.R_cam0 @ rodrigues(cam[:, :3]))[o.cam]
         Xw = (Rb @ self.P[o.point][:, :, None])[..., 0] + board[o.view, 3:]
         Xc = (Rc @ Xw[:, :, None])[..., 0] + cam[o.cam, 3:]
-        i = intr[o.cam]
-        K = np.zeros((len(i), 3, 3))
-        K[:, 0, 0], K[:, 1, 1], K[:, 0, 2], K[:, 1, 2], K[:, 2, 2] = i[:, 0], i[:, 1], i[:, 2], i[:, 3], 1.0
-        return distort_project(Xc, K, i[:, 4:9])
+        i = intr[o.cam]  # fx fy cx cy k1 k2 p1 p2 k3 per observation
+        xd, yd = distort(Xc[:, 0] / Xc[:, 2], Xc[:, 1] / Xc[:, 2], *i[:, 4:9].T)
+        return np.stack([i[:, 0] * xd + i[:, 2], i[:, 1] * yd + i[:, 3]], axis=1)
 
     def residuals(self, x: np.ndarray) -> np.ndarray:
         return (self.project(x) - self.obs.xy).ravel()

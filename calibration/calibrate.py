@@ -17,7 +17,7 @@ import numpy as np
 from .board import BoardSpec
 from .bundle import BundleResult, Observations, bundle_adjust
 from .camera import Camera
-from .detect import Detections, detect_room
+from calibration.board_detection import Detections, detect_room
 from .errors import CalibrationError
 from .extrinsics import chain_cameras, initial_board_poses, view_poses
 from .geometry import matrix_to_rvec

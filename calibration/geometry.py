@@ -26,25 +26,6 @@ def matrix_to_rvec(R: np.ndarray) -> np.ndarray:
     return Rotation.from_matrix(R.reshape(-1, 3, 3)).as_rotvec().reshape(R.shape[:-2] + (3,))
 
 
-def distort_project(X: np.ndarray, K: np.ndarray, dist: np.ndarray) -> np.ndarray:
-    """Camera-frame points (M, 3) -> distorted pixels (M, 2); K (M, 3, 3) or (3, 3), dist (M, 5) or (5,).
-
-    Same model as cv2.projectPoints (k1 k2 p1 p2 k3), written for whole batches.
-    """
-    x = X[:, 0] / X[:, 2]
-    y = X[:, 1] / X[:, 2]
-    d = np.broadcast_to(dist, (X.shape[0], 5))
-    k1, k2, p1, p2, k3 = d.T
-    r2 = x * x + y * y
-    radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
-    xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
-    yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
-    Kb = np.broadcast_to(K, (X.shape[0], 3, 3))
-    u = Kb[:, 0, 0] * xd + Kb[:, 0, 1] * yd + Kb[:, 0, 2]
-    v = Kb[:, 1, 1] * yd + Kb[:, 1, 2]
-    return np.stack([u, v], axis=1)
-
-
 def invert(R: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Inverse of x -> R x + t, batched over leading axes."""
     Rt = np.swapaxes(R, -1, -2)

@@ -24,9 +24,9 @@ import cv2
 import numpy as np
 import tomli_w
 
-from .atomic import write_text
-from .camera import Camera
-from .detect import natural_key
+from pipeline.common.atomic import write_text
+from .camera import Camera, Rig
+from calibration.board_detection import natural_key
 from .errors import CalibrationFileError
 
 CAMERA_FIELDS = ("name", "size", "matrix", "distortions", "rotation", "translation")
@@ -74,19 +74,24 @@ def write_calibration(path: str | Path, cameras: Sequence[Camera], metadata: Map
 
 
 # --- readers -----------------------------------------------------------------
-def read_calibration(path: str | Path) -> list[Camera]:
+def read_calibration(path: str | Path) -> Rig:
     """Cameras from an anipose TOML, a Pose2Sim TOML or a Qualisys .qca.txt file (auto-detected)."""
     return read_calibration_with_metadata(path)[0]
 
 
-def read_calibration_with_metadata(path: str | Path) -> tuple[list[Camera], dict]:
+def read_calibration_with_metadata(path: str | Path) -> tuple[Rig, dict]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"calibration file {path} does not exist")
     head = path.read_bytes()[:512].lstrip()
     if head.startswith(b"<?xml") or head.startswith(b"<calibration") or path.name.lower().endswith(".qca.txt"):
-        return read_qca(path), {"source": str(path), "format": "qualisys"}
-    return read_toml(path)
+        cameras, meta = read_qca(path), {"source": str(path), "format": "qualisys"}
+    else:
+        cameras, meta = read_toml(path)
+    try:
+        return Rig(cameras), meta
+    except ValueError as exc:
+        raise CalibrationFileError(f"{path}: {exc}") from None
 
 
 def read_toml(path: str | Path) -> tuple[list[Camera], dict]:

@@ -8,27 +8,24 @@ thigh and shank lengths were. A pose3d from elsewhere has no ``info``: no sectio
 """
 from __future__ import annotations
 
-import json
 from html import escape as e
-from pathlib import Path
 from typing import Any
 
+from pipeline.contracts.sync import Sync
 
-def capture_html(session_dir: Path) -> str:
-    from pipeline.reconstruct import read_info
 
-    info = read_info(session_dir / "pose3d.npz")
+def capture_html(info: dict, sync: Sync | None) -> str:
+    """The section from pose3d.npz's ``info`` and the session's sync.json (None: not there)."""
     if not info:
         return ""
-    sync_path = session_dir / "sync.json"
-    sync = json.loads(sync_path.read_text()) if sync_path.is_file() else {}
-    rows = [_camera_row(name, info, sync.get("cameras", {}).get(name, {}))
+    sync_cams = sync.cameras if sync is not None else {}
+    rows = [_camera_row(name, info, sync_cams.get(name, {}))
             for name in [*info.get("cameras", []), *info.get("left_out", {})]]
     bones = (info.get("filter") or {}).get("bones") or {}
     steady = ", ".join(f"{e(k.replace('_', ' '))} {100 * v['cv']:.1f} %" for k, v in bones.items() if v.get("cv") is not None)
     rep = info.get("reprojection_px") or {}
     facts = [
-        f"sync: <b>{e(str(info.get('sync_method') or sync.get('method') or '–'))}</b>",
+        f"sync: <b>{e(str(info.get('sync_method') or (sync.method if sync is not None else '–')))}</b>",
         f"landmarks tracked: <b>{_num(info.get('tracked_pct'), '.1f')} %</b>",
         f"median reprojection error of the body joints: <b>{_num(rep.get('median_body_joints'), '.1f')} px</b>",
         f"bone length variation (std/mean): {steady or '–'}",

@@ -148,6 +148,6 @@ def png_bytes(rgb: np.ndarray) -> bytes:
 
 
 def _write_png(path: Path, rgb: np.ndarray) -> None:
-    from calibration.atomic import write_bytes
+    from pipeline.common.atomic import write_bytes
 
     write_bytes(path, png_bytes(rgb))

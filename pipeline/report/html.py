@@ -22,8 +22,9 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 from tqdm import tqdm
 
-from calibration.atomic import write_text
-from pipeline.report.session import Session, bottom_frames, facing_direction, load_session, rep_verdict, violation_mask
+from pipeline.common.atomic import write_text
+from pipeline.report.capture import capture_html
+from pipeline.report.session import Session, bottom_frames, load_session, rep_verdict, violation_mask
 
 ASSETS = Path(__file__).with_name("assets")
 VERDICT_LABEL = {"pass": "pass", "warn": "warn", "fail": "fail", "unreliable": "unreliable"}
@@ -86,7 +87,7 @@ def build_report(
 
         bottoms = bottom_frames(session)
         try:
-            images = render_rep_figures(session.points[bottoms], mask[bottoms], facing_direction(session.points),
+            images = render_rep_figures(session.points[bottoms], mask[bottoms], session.facing,
                                         out / "figures")
             figure_html = _figures_html(session, images, png_bytes)
         except RenderError as exc:
@@ -108,11 +109,10 @@ def build_report(
 
     clock = time.perf_counter()
     payload = replay.replay_payload(session, cue_words)
-    payload["facing"] = facing_direction(session.points).tolist()
-    from pipeline.report.capture import capture_html
+    payload["facing"] = session.facing.tolist()
 
     page = _page(session, meta, cue_words, replay.script_json(payload), figure_html, plot_uri,
-                 progress_html + capture_html(session.dir))
+                 progress_html + capture_html(session.info, session.sync))
     index = out / "index.html"
     write_text(index, page)
     timings["page"] = time.perf_counter() - clock

@@ -1,14 +1,12 @@
 """Time-series plots of the session (matplotlib, Agg): angles and trunk length with reps and thresholds.
 
 Each panel shades the reps and draws the thresholds of the cues whose metric
-is measured on that panel's series (a cue's ``metric`` is the series name plus
-a suffix such as ``_bottom`` or ``_max``). Plots are returned as SVG bytes so
-the page can inline them as images.
+is measured on that panel's series (each cue in reps.json names its column).
+Plots are returned as SVG bytes so the page can inline them as images.
 """
 from __future__ import annotations
 
 import io
-import re
 
 import numpy as np
 
@@ -21,18 +19,17 @@ PANELS = (
     ("Spine angle (sacrum - upper back - head)", "deg", [("spine_angle", "spine", "#6a4c93")]),
     ("Trunk length (relative to standing)", "", [("trunk_length_rel", "trunk length", "#444b55")]),
 )
-_SUFFIX = re.compile(r"^(?P<col>.+?)(_(bottom|max|min|peak|mean))?$")
-_RELATIVE = re.compile(r"^(?P<col>.+?)_(dev|deviation|change|delta)(_(bottom|max|min|peak))?$")
 WARN_COLOUR, FAIL_COLOUR = "#e0a100", "#d62728"
 
 
 def threshold_lines(reps: dict, kin=None) -> dict[str, list[tuple[float, str, str]]]:
     """{column: [(value, 'warn'|'fail', cue id)]} for cues measured on a plotted column.
 
-    A cue's metric names its column directly (``knee_flex_bottom`` -> knee_flex),
-    as a change from standing (``spine_angle_dev``: drawn at the standing value
-    ± the threshold, standing = median outside the reps, needs ``kin``), or as
-    trunk shortening (drawn on trunk_length_rel at 1 - threshold).
+    Each cue in reps.json says how its metric maps onto a kinematics column
+    (``column``, ``scale``, ``offset``: metric = offset + scale x column), so a
+    threshold is drawn at (threshold - offset) / scale on that column's curve.
+    A deviation from standing (``deviation_of``) is drawn at the standing value
+    ± the threshold (standing = median outside the reps, needs ``kin``).
     """
     columns = {c for _, _, series in PANELS for c, _, _ in series}
     thresholds = {}
@@ -41,25 +38,20 @@ def threshold_lines(reps: dict, kin=None) -> dict[str, list[tuple[float, str, st
             thresholds.setdefault(cue["id"], cue.get("threshold") or {})
     lines: dict[str, list] = {}
     for cue in reps.get("cues", []):
-        metric = str(cue.get("metric", ""))
-        match = _SUFFIX.match(metric)
-        col = metric if metric in columns else (match.group("col") if match else None)
-        transform = None
-        if col not in columns:
-            rel = _RELATIVE.match(metric)
-            if rel and rel.group("col") in columns and kin is not None:
-                col, base = rel.group("col"), _standing_value(kin, rel.group("col"), reps)
-                transform = lambda v, b=base: (b - v, b + v)  # noqa: E731
-            elif "trunk" in metric and "short" in metric:
-                col, scale = "trunk_length_rel", 0.01 if str(cue.get("unit", "")).strip() == "%" else 1.0
-                transform = lambda v, k=scale: (1.0 - v * k,)  # noqa: E731
-            else:
-                continue
+        col, deviation = cue.get("column"), cue.get("deviation_of")
+        if col in columns and not cue.get("ratio_of"):
+            scale, offset = float(cue.get("scale", 1.0)), float(cue.get("offset", 0.0))
+            transform = lambda v, k=scale, o=offset: ((v - o) / k,)  # noqa: E731
+        elif deviation in columns and kin is not None:
+            col, base = deviation, _standing_value(kin, deviation, reps)
+            transform = lambda v, b=base: (b - v, b + v)  # noqa: E731
+        else:
+            continue
         for level in ("warn", "fail"):
             values = thresholds.get(cue["id"], {}).get(level)
             for v in np.atleast_1d(values if values is not None else []):
                 if isinstance(v, (int, float, np.number)) and np.isfinite(v):
-                    for drawn in (transform(float(v)) if transform else (float(v),)):
+                    for drawn in transform(float(v)):
                         lines.setdefault(col, []).append((float(drawn), level, cue["id"]))
     return lines
 

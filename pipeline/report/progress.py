@@ -7,13 +7,15 @@ Sessions are ordered by date, then by name; the current one is marked.
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
+from pipeline.common.config import earlier_sessions
+from pipeline.contracts.kinematics import read_kinematics
+from pipeline.contracts.reps import read_reps
 from pipeline.report.session import ReportInputError, rep_verdict
 
 
@@ -23,11 +25,11 @@ def session_summary(session_dir: str | Path, meta: Mapping[str, Any] | None = No
     reps_path = d / "reps.json"
     if not reps_path.is_file():
         raise ReportInputError(f"history session '{d}' has no reps.json; run its analysis first or leave it out")
-    reps = json.loads(reps_path.read_text(encoding="utf-8"))
+    reps = read_reps(reps_path)
     rows = reps.get("reps", [])
     depth = [r.get("metrics", {}).get("hip_flex_bottom") for r in rows]
     if rows and any(v is None for v in depth) and (d / "kinematics.csv").is_file():
-        hip = pd.read_csv(d / "kinematics.csv", usecols=["hip_flex"])["hip_flex"].to_numpy(float)
+        hip = read_kinematics(d / "kinematics.csv", columns=["hip_flex"])["hip_flex"].to_numpy(float)
         depth = [hip[min(int(r["bottom"]), len(hip) - 1)] if v is None else v for v, r in zip(depth, rows)]
     depth = np.array([np.nan if v is None else float(v) for v in depth], float)
     # A violation is a "fail" verdict (reps.json's summary counts the same way); "warn" is borderline.
@@ -94,20 +96,17 @@ def progress_plot_svg(table: pd.DataFrame) -> bytes:
 
 
 def config_context(config: Mapping[str, Any], session: str, results: str | Path | None = None) -> tuple[dict, list[dict]]:
-    """(this session's meta, its athlete's other analysed sessions as history entries) from the workflow config.
+    """(this session's meta, its athlete's earlier analysed sessions as history entries) from the workflow config.
 
-    A history entry is every other session of the same athlete whose results
-    folder already has a reps.json; sessions not yet analysed are skipped.
+    The history is what the workflow's report rule gets: the same athlete's
+    sessions before this one (``pipeline.common.config.earlier_sessions``)
+    whose results folder already has a reps.json; a later session never
+    enters an earlier session's report.
     """
     sessions = config.get("sessions") or {}
     if session not in sessions:
         raise ReportInputError(f"session '{session}' is not in the config's sessions ({', '.join(sorted(sessions)) or 'none'})")
-    meta = dict(sessions[session])
     root = Path(results if results is not None else config.get("results", "results")) / "sessions"
-    athlete = meta.get("athlete")
-    history = []
-    if athlete:
-        for name, other in sessions.items():
-            if name != session and other.get("athlete") == athlete and (root / name / "reps.json").is_file():
-                history.append(dict(other, dir=root / name))
-    return meta, history
+    history = [dict(sessions[name], dir=root / name) for name in earlier_sessions(config, session)
+               if (root / name / "reps.json").is_file()]
+    return dict(sessions[session]), history

@@ -6,20 +6,18 @@ the stage that should have written it.
 """
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from pipeline.landmarks import EDGES, INDEX, N_LANDMARKS, NAMES
+from pipeline.common.landmarks import EDGES, N_LANDMARKS, NAMES
+from pipeline.contracts.kinematics import read_kinematics
+from pipeline.contracts.pose3d import read_pose3d
+from pipeline.contracts.reps import read_reps
+from pipeline.contracts.sync import Sync, read_sync
 
-REQUIRED_COLUMNS = (
-    "frame", "t", "hip_flex", "knee_flex", "trunk_incl", "spine_angle", "trunk_length_rel",
-    "head_x", "head_y", "head_z", "upper_back_x", "upper_back_y", "upper_back_z",
-    "sacrum_x", "sacrum_y", "sacrum_z",
-)
 SPINE = ("head", "upper_back", "sacrum")
 # Points drawn: the 33 landmarks, then the spine's three model points.
 POINT_NAMES = tuple(NAMES) + SPINE
@@ -34,7 +32,7 @@ _SPINE_SOURCES = {
 
 
 class ReportInputError(ValueError):
-    """A session file the report reads is missing or malformed; the message names it."""
+    """The report cannot be built from the session's files; the message names the file."""
 
 
 @dataclass
@@ -46,50 +44,36 @@ class Session:
     fps: float
     kin: pd.DataFrame
     reps: dict
+    info: dict = field(default_factory=dict)  # the triangulation's report (pose3d.npz info)
+    sync: Sync | None = None  # sync.json, when the workflow made one
 
     @property
     def n_frames(self) -> int:
         return self.points.shape[0]
+
+    @property
+    def facing(self) -> np.ndarray:
+        """Unit horizontal vector the athlete faces over the session (the analysis's per-frame estimate)."""
+        if {"facing_x", "facing_y"} <= set(self.kin.columns):
+            v = np.array([np.nanmedian(self.kin["facing_x"]), np.nanmedian(self.kin["facing_y"]), 0.0])
+            if np.all(np.isfinite(v)) and np.linalg.norm(v) > 1e-6:
+                return v / np.linalg.norm(v)
+        return np.array([1.0, 0.0, 0.0])
 
 
 def load_session(session_dir: str | Path) -> Session:
     d = Path(session_dir)
     if not d.is_dir():
         raise ReportInputError(f"session results folder '{d}' does not exist; run the workflow for this session first")
-    pose_path, kin_path, reps_path = d / "pose3d.npz", d / "kinematics.csv", d / "reps.json"
-    for p, stage in ((pose_path, "triangulation"), (kin_path, "analysis"), (reps_path, "analysis")):
-        if not p.is_file():
-            raise ReportInputError(f"'{p}' is missing: the {stage} stage writes it; run it before the report")
-    try:
-        with np.load(pose_path) as z:
-            xyz, t = np.asarray(z["xyz"], np.float32), np.asarray(z["t"], np.float64)
-            fps_arr = z["fps"] if "fps" in z.files else None
-    except KeyError as exc:
-        raise ReportInputError(f"'{pose_path}' lacks the array {exc}; pose3d.npz needs xyz (T,33,3) and t (T,)") from exc
-    if xyz.ndim != 3 or xyz.shape[1:] != (N_LANDMARKS, 3) or t.shape != (xyz.shape[0],):
-        raise ReportInputError(f"'{pose_path}': xyz must be (T,33,3) and t (T,), got {xyz.shape} and {t.shape}")
-    kin = pd.read_csv(kin_path)
-    missing = [c for c in REQUIRED_COLUMNS if c not in kin.columns]
-    if missing:
-        raise ReportInputError(f"'{kin_path}' lacks the columns {missing} (see docs/data-contracts.md)")
-    if len(kin) != len(t):
-        raise ReportInputError(f"'{kin_path}' has {len(kin)} rows but pose3d.npz has {len(t)} frames; rerun the analysis")
-    try:
-        reps = json.loads(reps_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ReportInputError(f"'{reps_path}' is not valid JSON: {exc}") from exc
-    for key in ("cues", "reps"):
-        if key not in reps:
-            raise ReportInputError(f"'{reps_path}' lacks '{key}' (see docs/data-contracts.md)")
-    fps = float(reps.get("fps") or (fps_arr if fps_arr is not None else 0) or _fps_from_t(t))
+    pose = read_pose3d(d / "pose3d.npz")
+    kin = read_kinematics(d / "kinematics.csv", frames=pose.n_frames)
+    reps = read_reps(d / "reps.json")
+    sync = read_sync(d / "sync.json") if (d / "sync.json").is_file() else None
+    fps = float(reps.get("fps") or pose.fps)
     spine = np.stack([kin[[f"{s}_x", f"{s}_y", f"{s}_z"]].to_numpy(np.float32) for s in SPINE], axis=1)
-    points = np.concatenate([xyz, spine], axis=1)
-    return Session(name=str(reps.get("session") or d.name), dir=d, points=points, t=t, fps=fps, kin=kin, reps=reps)
-
-
-def _fps_from_t(t: np.ndarray) -> float:
-    dt = np.diff(t)
-    return float(1.0 / np.median(dt)) if dt.size else 30.0
+    points = np.concatenate([pose.xyz, spine], axis=1)
+    return Session(name=str(reps.get("session") or d.name), dir=d, points=points, t=pose.t, fps=fps, kin=kin,
+                   reps=reps, info=pose.info, sync=sync)
 
 
 def cue_edges(landmarks: list[str]) -> list[int]:
@@ -147,20 +131,6 @@ def violation_runs(session: Session) -> list[dict]:
 
 def bottom_frames(session: Session) -> np.ndarray:
     return np.clip(np.asarray([r["bottom"] for r in session.reps["reps"]], int), 0, session.n_frames - 1)
-
-
-def facing_direction(points: np.ndarray) -> np.ndarray:
-    """Unit horizontal vector the athlete faces, from heel→toe over the session (hip axis as fallback)."""
-    toe = points[:, [INDEX["left_foot_index"], INDEX["right_foot_index"]]]
-    heel = points[:, [INDEX["left_heel"], INDEX["right_heel"]]]
-    v = np.nanmean((toe - heel).reshape(-1, 3), axis=0)
-    v[2] = 0
-    if not np.all(np.isfinite(v)) or np.linalg.norm(v) < 1e-6:
-        lr = np.nanmean(points[:, INDEX["left_hip"]] - points[:, INDEX["right_hip"]], axis=0)
-        v = np.array([lr[1], -lr[0], 0.0])  # left→right axis rotated: facing = left × up
-        if not np.all(np.isfinite(v)) or np.linalg.norm(v) < 1e-6:
-            v = np.array([1.0, 0.0, 0.0])
-    return v / np.linalg.norm(v)
 
 
 VERDICT_ORDER = {"pass": 0, "unreliable": 1, "warn": 2, "fail": 3}

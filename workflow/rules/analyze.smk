@@ -15,9 +15,5 @@ rule analyze:
         exercise=lambda wildcards: SESSIONS[wildcards.session]["exercise"],
         hip_offset_m=lambda wildcards: SESSIONS[wildcards.session].get("hip_offset_m"),
     run:
-        from pipeline.analysis import analyze_session
-        from pipeline.stage_log import stage_log
-
-        with stage_log(log[0]):
-            analyze_session(input.pose3d, params.exercise, Path(output.reps).parent, input.cues,
-                            hip_offset_m=params.hip_offset_m, require_reps=False)
+        run_stage("pipeline.analyze.stage:analyze_session", log[0], input.pose3d, params.exercise,
+                  Path(output.reps).parent, input.cues, hip_offset_m=params.hip_offset_m, require_reps=False)

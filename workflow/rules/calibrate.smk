@@ -2,11 +2,6 @@
 # reused by every session filmed in the room. A room with `calibration:` gets that file converted.
 
 
-def calibration_input(wildcards):
-    room = config["rooms"][wildcards.room]
-    return room["calibration"] if room.get("calibration") else room["calibration_videos"]
-
-
 rule calibrate:
     input:
         calibration_input,
@@ -20,8 +15,4 @@ rule calibrate:
     params:
         room=lambda wildcards: config["rooms"][wildcards.room],
     run:
-        from calibration.calibrate import calibrate_from_config
-        from pipeline.stage_log import stage_log
-
-        with stage_log(log[0]):
-            calibrate_from_config(params.room, output[0])
+        run_stage("calibration.calibrate:calibrate_from_config", log[0], params.room, output[0])

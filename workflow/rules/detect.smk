@@ -2,12 +2,6 @@
 # A `{camera}.timestamps.csv` beside the video (hingecap record) is read for the frame times.
 
 
-def camera_video(wildcards):
-    video = CAMERAS[wildcards.session][wildcards.cam]
-    stamps = video.with_name(f"{video.stem}.timestamps.csv")
-    return {"video": str(video), **({"timestamps": str(stamps)} if stamps.is_file() else {})}
-
-
 rule detect:
     input:
         unpack(camera_video),
@@ -19,12 +13,8 @@ rule detect:
     resources:
         mem_mb=2000,
     params:
-        model_complexity=OPTIONS["model_complexity"],
-        max_frames=OPTIONS.get("max_frames"),
+        options={"model_complexity": OPTIONS["model_complexity"], "max_frames": OPTIONS.get("max_frames"),
+                 "progress": False},
     run:
-        from pipeline.detect2d import detect_video
-        from pipeline.stage_log import stage_log
-
-        with stage_log(log[0]):
-            detect_video(input.video, output[0], model_complexity=params.model_complexity,
-                         timestamps=input.get("timestamps"), max_frames=params.max_frames, progress=False)
+        run_stage("pipeline.detect.stage:detect_video", log[0], input.video, output[0],
+                  timestamps=input.get("timestamps"), **params.options)

@@ -7,7 +7,7 @@ rule report:
         pose3d=f"{RESULTS}/sessions/{{session}}/pose3d.npz",
         kinematics=f"{RESULTS}/sessions/{{session}}/kinematics.csv",
         reps=f"{RESULTS}/sessions/{{session}}/reps.json",
-        history=lambda wildcards: [f"{session_dir(s)}/reps.json" for s in earlier_sessions(config, wildcards.session)],
+        history=report_history,
     output:
         f"{RESULTS}/sessions/{{session}}/report/index.html",
     log:
@@ -16,14 +16,10 @@ rule report:
     resources:
         mem_mb=4000,
     params:
-        meta=lambda wildcards: {k: v for k, v in SESSIONS[wildcards.session].items()
-                                if k in ("athlete", "exercise", "date", "load_kg", "notes")},
+        session=lambda wildcards: session_dir(wildcards.session),
+        meta=session_meta,
+        history=lambda wildcards, input: history_entries(input.history),
         figures=OPTIONS["figures"],
     run:
-        from pipeline.report import build_report
-        from pipeline.stage_log import stage_log
-
-        history = [{"dir": Path(p).parent, **SESSIONS[Path(p).parent.name]} for p in input.history]
-        with stage_log(log[0]):
-            build_report(Path(input.reps).parent, params.meta, Path(output[0]).parent, history=history,
-                         figures=params.figures)
+        run_stage("pipeline.report.html:build_report", log[0], params.session, params.meta,
+                  history=params.history, figures=params.figures)

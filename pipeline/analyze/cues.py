@@ -1,0 +1,238 @@
+"""The cue rule engine: config/cues.yaml -> per-rep verdicts.
+
+A cue names a metric; a metric is a per-frame series (a kinematics column)
+reduced over the cue's phase of the rep, or a per-rep quantity (tempo, depth
+against the session). The engine compares the value with the cue's warn/fail
+thresholds (per-exercise overrides applied) and lists the frames of the phase
+where the series itself crosses the threshold, for the report to colour.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import numpy as np
+import pandas as pd
+import yaml
+
+from pipeline.common.landmarks import INDEX
+from pipeline.common.paths import CUES_SCHEMA, DEFAULT_CUES
+from pipeline.analyze.reps import Rep
+
+class CueConfigError(ValueError):
+    """config/cues.yaml is invalid; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Metric:
+    """How a cue's value is measured.
+
+    A per-frame metric is ``offset + scale * kinematics[column]`` (or the ratio
+    ``column / max(ratio_of, 1)``), reduced over the cue's phase; it travels
+    with the verdicts in reps.json so the report draws its thresholds on the
+    column's curve without guessing. ``deviation_of`` names the column a
+    deviation-from-standing metric is measured on. A metric without a column is
+    a per-rep quantity (tempo, depth against the session).
+    """
+    unit: str
+    column: str | None = None
+    scale: float = 1.0
+    offset: float = 0.0
+    reduce: str = "mean"  # mean | max | min over the phase (the series is smoothed first)
+    ratio_of: str | None = None
+    deviation_of: str | None = None
+
+    @property
+    def per_frame(self) -> bool:
+        return self.column is not None
+
+    def series(self, kin: pd.DataFrame) -> np.ndarray:
+        values = kin[self.column].to_numpy(np.float64)
+        if self.ratio_of is not None:
+            values = values / np.maximum(kin[self.ratio_of].to_numpy(np.float64), 1.0)
+        return self.offset + self.scale * values
+
+    def header(self) -> dict:
+        """What the report needs to draw a threshold of this metric on a kinematics curve."""
+        out = {"column": self.column, "scale": self.scale, "offset": self.offset}
+        if self.ratio_of is not None:
+            out["ratio_of"] = self.ratio_of
+        if self.deviation_of is not None:
+            out["deviation_of"] = self.deviation_of
+        return out
+
+
+METRICS: dict[str, Metric] = {
+    "spine_angle_dev": Metric("deg", "spine_angle_dev", reduce="max", deviation_of="spine_angle"),
+    "trunk_shortening_pct": Metric("%", "trunk_length_rel", -100.0, 100.0, "max"),
+    "hip_travel_bottom": Metric("x leg length", "hip_travel_leg"),
+    "knee_flex_bottom": Metric("deg", "knee_flex"),
+    "knee_hip_ratio_bottom": Metric("", "knee_flex", ratio_of="hip_flex"),
+    "knee_dev_bottom": Metric("x thigh length", "knee_dev"),
+    "com_heel_toe_bottom": Metric("heel->toe", "com_heel_toe"),
+    "shoulder_ear_shortening_pct": Metric("%", "shoulder_ear_rel", -100.0, 100.0, "max"),
+    "hip_flex_max": Metric("deg", "hip_flex", reduce="max"),
+    "hip_flex_bottom": Metric("deg", "hip_flex"),
+    "trunk_incl_bottom": Metric("deg", "trunk_incl"),
+    "depth_dev": Metric("deg"),
+    "eccentric_ratio": Metric(""),
+    "hips_lead_s": Metric("s"),
+    "hip_ext_vel_peak": Metric("deg/s"),
+}
+COMPARATORS = ("gt", "lt", "between", "abs_gt")
+
+
+@dataclass
+class Cue:
+    id: str
+    words: str
+    metric: str
+    phase: str
+    comparator: str
+    warn: Any
+    fail: Any
+    landmarks: list[str] = field(default_factory=list)
+
+    @property
+    def unit(self) -> str:
+        return METRICS[self.metric].unit
+
+    def header(self) -> dict:
+        return {"id": self.id, "words": self.words, "metric": self.metric, "unit": self.unit,
+                "phase": self.phase, "landmarks": list(self.landmarks), **METRICS[self.metric].header()}
+
+
+@dataclass
+class CueConfig:
+    exercises: list[str]
+    settings: dict
+    cues: list[dict]
+    path: Path
+
+    def for_exercise(self, exercise: str) -> list[Cue]:
+        if exercise not in self.exercises:
+            raise CueConfigError(f"unknown exercise '{exercise}': {self.path} knows {', '.join(self.exercises)}")
+        out = []
+        for c in self.cues:
+            if c.get("exercises") and exercise not in c["exercises"]:
+                continue
+            over = (c.get("overrides") or {}).get(exercise, {})
+            out.append(Cue(c["id"], c["words"], c["metric"], c["phase"], c["comparator"],
+                           over.get("warn", c["warn"]), over.get("fail", c["fail"]), list(c.get("landmarks", []))))
+        return out
+
+
+def load_cues(path: str | Path | None = None) -> CueConfig:
+    """Read and validate a cues file; every error names the file and the offending key."""
+    path = Path(path) if path is not None else DEFAULT_CUES
+    if not path.is_file():
+        raise FileNotFoundError(f"cues file '{path}' does not exist (the default is {DEFAULT_CUES})")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise CueConfigError(f"{path}: not valid YAML: {exc}") from exc
+    schema = yaml.safe_load(CUES_SCHEMA.read_text())
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.path))
+    if errors:
+        e = errors[0]
+        where = "/".join(str(p) for p in e.path) or "(top level)"
+        raise CueConfigError(f"{path}: at '{where}': {e.message}")
+    exercises = list(data["exercises"])
+    seen = set()
+    for c in data["cues"]:
+        cid = c["id"]
+        if cid in seen:
+            raise CueConfigError(f"{path}: cue '{cid}' is defined twice")
+        seen.add(cid)
+        if c["metric"] not in METRICS:
+            raise CueConfigError(f"{path}: cue '{cid}' has unknown metric '{c['metric']}'; known metrics: {', '.join(METRICS)}")
+        for ex in list(c.get("exercises") or []) + list((c.get("overrides") or {}).keys()):
+            if ex not in exercises:
+                raise CueConfigError(f"{path}: cue '{cid}' names unknown exercise '{ex}'; known: {', '.join(exercises)}")
+        for lm in c.get("landmarks", []):
+            if lm not in INDEX:
+                raise CueConfigError(f"{path}: cue '{cid}' names unknown landmark '{lm}'")
+        for level in ("warn", "fail"):
+            for thr in [c[level]] + [o.get(level) for o in (c.get("overrides") or {}).values()]:
+                ok = thr is None or (isinstance(thr, list) == (c["comparator"] == "between"))
+                if not ok:
+                    raise CueConfigError(f"{path}: cue '{cid}': {level} must be [lo, hi] for 'between' and a number otherwise")
+    return CueConfig(exercises, dict(data.get("settings") or {}), list(data["cues"]), path)
+
+
+def select_cues(cues: list[Cue], only: list[str] | None) -> list[Cue]:
+    if not only:
+        return cues
+    known = {c.id for c in cues}
+    for cid in only:
+        if cid not in known:
+            raise CueConfigError(f"unknown cue '{cid}' for this exercise; known: {', '.join(sorted(known))}")
+    return [c for c in cues if c.id in only]
+
+
+def violates(values: np.ndarray | float, comparator: str, thr: Any) -> np.ndarray:
+    """Elementwise: does ``values`` violate ``thr`` under ``comparator``? (NaN never violates.)"""
+    v = np.asarray(values, dtype=np.float64)
+    if thr is None:
+        return np.zeros(v.shape, bool)
+    with np.errstate(invalid="ignore"):
+        if comparator == "gt":
+            return v > thr
+        if comparator == "lt":
+            return v < thr
+        if comparator == "abs_gt":
+            return np.abs(v) > thr
+        if comparator == "between":
+            return (v < thr[0]) | (v > thr[1])
+    raise CueConfigError(f"unknown comparator '{comparator}'; use one of {', '.join(COMPARATORS)}")
+
+
+def phase_window(rep: Rep, phase: str) -> tuple[int, int]:
+    return {"bottom": rep.bottom_window, "rep": (rep.start, rep.end), "lowering": (rep.start, rep.bottom),
+            "rising": (rep.bottom, rep.end)}[phase]
+
+
+def _reduce(x: np.ndarray, how: str) -> float:
+    x = x[np.isfinite(x)]
+    if not x.size:
+        return float("nan")
+    return float({"mean": np.mean, "max": np.max, "min": np.min}[how](x))
+
+
+def evaluate(cues: list[Cue], kin: pd.DataFrame, reps: list[Rep], rep_metrics: list[dict]) -> list[list[dict]]:
+    """Per rep, per cue: {id, value, comparator, threshold, verdict, frames}."""
+    series = {c.metric: METRICS[c.metric].series(kin) for c in cues if METRICS[c.metric].per_frame}
+    out = []
+    for rep, rm in zip(reps, rep_metrics):
+        row = []
+        for c in cues:
+            a, b = phase_window(rep, c.phase)
+            m = METRICS[c.metric]
+            if m.per_frame:
+                window = series[c.metric][a:b + 1]
+                value = _reduce(window, m.reduce)
+            else:
+                window, value = None, rm.get(c.metric, float("nan"))
+            entry = {"id": c.id, "value": None if not np.isfinite(value) else round(float(value), 4),
+                     "comparator": c.comparator, "threshold": {"warn": c.warn, "fail": c.fail}, "frames": []}
+            if not rep.reliable:
+                entry["verdict"] = "unreliable"
+            elif not np.isfinite(value):
+                entry["verdict"] = "unreliable"
+            else:
+                fail, warn = bool(violates(value, c.comparator, c.fail)), bool(violates(value, c.comparator, c.warn))
+                entry["verdict"] = "fail" if fail else "warn" if warn else "pass"
+                if fail or warn:
+                    level = c.fail if fail else c.warn
+                    if window is not None:
+                        frames = a + np.flatnonzero(violates(window, c.comparator, level))
+                        if not frames.size:
+                            frames = a + np.flatnonzero(violates(window, c.comparator, c.warn))
+                    else:
+                        frames = np.arange(a, b + 1)
+                    entry["frames"] = [int(f) for f in (frames if frames.size else [rep.bottom])]
+            row.append(entry)
+        out.append(row)
+    return out

@@ -1,0 +1,1 @@
+"""Accuracy harnesses: projected landmarks, MediaPipe on rendered footage, the Pose2Sim figures."""

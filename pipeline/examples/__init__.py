@@ -1,0 +1,1 @@
+"""The built-in demo and the Pose2Sim real-data example."""

@@ -1,0 +1,1 @@
+"""hingecap record: one video and one timestamp CSV per camera, on one clock."""

@@ -1,0 +1,84 @@
+# What every stage's rules share: the checked config, the results layout, each session's cameras.
+# Functions only; the steps themselves are in one .smk file per stage.
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import min_version, validate
+
+from pipeline.common.config import ConfigError, check_config, earlier_sessions, schema_error, session_cameras, session_option
+from pipeline.common.stage_log import run_stage
+
+min_version("8.20")
+
+
+# `--configfile other.yaml` replaces the default config instead of merging into it.
+if not config:
+
+    configfile: "config/config.yaml"
+
+
+try:
+    validate(config, "../schemas/config.schema.yaml")
+    check_config(config)
+except WorkflowError as exc:
+    raise SystemExit(f"hingecap: {schema_error(exc)}") from None
+except ConfigError as exc:
+    raise SystemExit(f"hingecap: {exc}") from None
+
+RESULTS = config["results"]
+OPTIONS = config["options"]
+SESSIONS = config["sessions"]
+CAMERAS = {name: session_cameras(s, key=f"sessions.{name}") for name, s in SESSIONS.items()}
+
+
+def session_dir(session):
+    return f"{RESULTS}/sessions/{session}"
+
+
+def room_calibration(session):
+    return f"{RESULTS}/rooms/{SESSIONS[session]['room']}/calibration.toml"
+
+
+def all_reports():
+    return [f"{session_dir(s)}/report/index.html" for s in SESSIONS]
+
+
+def pose2d_files(wildcards):
+    return {cam: f"{session_dir(wildcards.session)}/pose2d/{cam}.npz" for cam in CAMERAS[wildcards.session]}
+
+
+def calibration_input(wildcards):
+    room = config["rooms"][wildcards.room]
+    return room["calibration"] if room.get("calibration") else room["calibration_videos"]
+
+
+def camera_video(wildcards):
+    video = CAMERAS[wildcards.session][wildcards.cam]
+    stamps = video.with_name(f"{video.stem}.timestamps.csv")
+    return {"video": str(video), **({"timestamps": str(stamps)} if stamps.is_file() else {})}
+
+
+def report_history(wildcards):
+    return [f"{session_dir(s)}/reps.json" for s in earlier_sessions(config, wildcards.session)]
+
+
+def session_meta(wildcards):
+    keys = ("athlete", "exercise", "date", "load_kg", "notes")
+    return {k: v for k, v in SESSIONS[wildcards.session].items() if k in keys}
+
+
+def history_entries(history_files):
+    return [{"dir": Path(p).parent, **SESSIONS[Path(p).parent.name]} for p in history_files]
+
+
+def gpu_request(wildcards):
+    # a cluster job asks for a GPU only when the config asks for one (device: gpu)
+    return "'--gres=gpu:1'" if OPTIONS["device"] == "gpu" else ""
+
+
+def camera_inputs(rule_input):
+    """The per-camera pose2d files among a step's named inputs."""
+    return {name: path for name, path in rule_input.items() if name in CAMERA_NAMES}
+
+
+CAMERA_NAMES = {cam for cams in CAMERAS.values() for cam in cams}

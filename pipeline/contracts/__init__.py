@@ -3,6 +3,7 @@
 | file | module | writer (stage) | reader (stage) |
 |---|---|---|---|
 | ``pose2d/{cam}.npz`` | ``pose2d`` | detect | sync, triangulate |
+| ``silhouette/{cam}.npz`` | ``silhouette`` | detect | analyze |
 | ``sync.json`` | ``sync`` | sync | triangulate, report |
 | ``pose3d.npz`` | ``pose3d`` | triangulate | analyze, report, export |
 | ``kinematics.csv`` | ``kinematics`` | analyze | report |

@@ -17,6 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from pipeline.contracts.pose2d import detection_rate, write_pose2d
+from pipeline.contracts.silhouette import write_silhouette
 from pipeline.detect.blazepose import pose_landmarks
 from pipeline.detect.video import DetectionError, frames, open_video, read_timestamps, timestamps_path
 
@@ -27,11 +28,12 @@ class NoPersonWarning(UserWarning):
 
 def detect_video(video: str | Path, out: str | Path, *, model_complexity: int = 1,
                  timestamps: str | Path | None = None, max_frames: int | None = None,
-                 progress: bool = True) -> Path:
+                 progress: bool = True, silhouette: str | Path | None = None) -> Path:
     """Run BlazePose over every frame of ``video`` (up to ``max_frames``) and write ``out`` (pose2d npz).
 
     ``timestamps``: a ``frame,t`` CSV (default: ``{stem}.timestamps.csv``
-    beside the video if present). Returns ``out``.
+    beside the video if present). ``silhouette``: also write the person's
+    segmentation crops there (pipeline.contracts.silhouette). Returns ``out``.
     """
     video, out = Path(video), Path(out)
     if model_complexity not in (0, 1):
@@ -45,7 +47,7 @@ def detect_video(video: str | Path, out: str | Path, *, model_complexity: int = 
     total = min(n_stated, max_frames) if max_frames and n_stated else (max_frames or n_stated or None)
     try:
         stream = tqdm(frames(cap, max_frames), total=total, desc=f"detect {video.stem}", unit="frame", disable=not progress)
-        xys, confs, size = pose_landmarks(stream, model_complexity)
+        xys, confs, size, masks, boxes = pose_landmarks(stream, model_complexity, segmentation=silhouette is not None)
     finally:
         cap.release()
     F = len(xys)
@@ -60,6 +62,8 @@ def detect_video(video: str | Path, out: str | Path, *, model_complexity: int = 
         warnings.warn(msg, NoPersonWarning, stacklevel=2)  # stage logs capture warnings (pipeline.common.stage_log)
     write_pose2d(out, xy, conf, t, fps=fps or None, size=size, t_source=t_source, video=video.name,
                  model_complexity=model_complexity)
+    if silhouette is not None:
+        write_silhouette(silhouette, masks, boxes, t, size=size)
     return out
 
 

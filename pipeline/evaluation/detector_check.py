@@ -20,7 +20,7 @@ def mediapipe_landmarks(frames: Iterable[np.ndarray], model_complexity: int = 1)
     """xy (F, 33, 2) pixels (NaN where no person) and visibility (F, 33) of BGR ``frames``."""
     from pipeline.detect.blazepose import pose_landmarks
 
-    xy, vis, _ = pose_landmarks(frames, model_complexity)
+    xy, vis, *_ = pose_landmarks(frames, model_complexity)
     return xy, vis
 
 

@@ -119,3 +119,25 @@ def test_missing_and_unreadable_files(tmp_path):
         warnings.simplefilter("error")
         with pytest.raises(DetectionError, match="model_complexity"):
             detect_video(junk, tmp_path / "x.npz", model_complexity=2)
+
+
+def test_silhouette_crops_cover_the_rendered_body(clip, tmp_path):
+    """The segmentation crops say 'body' where the truth's trunk projects and 'background' far from it."""
+    from pipeline.common.landmarks import INDEX
+    from pipeline.contracts.silhouette import read_silhouette
+
+    paths, xyz, cams = clip
+    cam = cams[0]
+    detect_video(paths[cam.name], tmp_path / "cam0.npz", silhouette=tmp_path / "sil" / "cam0.npz", progress=False)
+    sil = read_silhouette(tmp_path / "sil" / "cam0.npz")
+    assert sil.mask.shape == (len(xyz), 1, 192, 192) and sil.size == (320, 240)
+    np.testing.assert_allclose(sil.t, read_pose2d(tmp_path / "cam0.npz").t)
+    trunk = 0.25 * (xyz[:, INDEX["left_hip"]] + xyz[:, INDEX["right_hip"]] + xyz[:, INDEX["left_shoulder"]]
+                    + xyz[:, INDEX["right_shoulder"]])  # mid-trunk: always inside the body
+    u, v = cam.project(trunk).T
+    frames = np.arange(len(xyz))
+    inside = sil.sample(frames, 0, u, v)
+    x0, y0, side = sil.box[:, 0].T
+    corner = sil.sample(frames, 0, x0 + 0.03 * side, y0 + 0.03 * side)  # the crop's margin: beyond the body
+    assert np.isfinite(side).all() and np.median(inside) > 0.9 and np.max(corner) < 0.1
+    assert sil.sample(frames, 0, x0 - 5, y0).max() == 0.0  # outside the crop

@@ -1,4 +1,4 @@
-# 2D landmarks: one MediaPipe job per camera video, so cameras run in parallel.
+# 2D landmarks and silhouettes: one MediaPipe job per camera video, so cameras run in parallel.
 # A `{camera}.timestamps.csv` beside the video (hingecap record) is read for the frame times.
 
 
@@ -6,7 +6,8 @@ rule detect:
     input:
         unpack(camera_video),
     output:
-        f"{RESULTS}/sessions/{{session}}/pose2d/{{cam}}.npz",
+        pose2d=f"{RESULTS}/sessions/{{session}}/pose2d/{{cam}}.npz",
+        silhouette=f"{RESULTS}/sessions/{{session}}/silhouette/{{cam}}.npz",
     log:
         f"{RESULTS}/sessions/{{session}}/logs/detect_{{cam}}.log",
     threads: 1
@@ -16,5 +17,5 @@ rule detect:
         options={"model_complexity": OPTIONS["model_complexity"], "max_frames": OPTIONS.get("max_frames"),
                  "progress": False},
     run:
-        run_stage("pipeline.detect.stage:detect_video", log[0], input.video, output[0],
-                  timestamps=input.get("timestamps"), **params.options)
+        run_stage("pipeline.detect.stage:detect_video", log[0], input.video, output.pose2d,
+                  silhouette=output.silhouette, timestamps=input.get("timestamps"), **params.options)

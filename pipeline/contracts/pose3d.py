@@ -4,8 +4,12 @@ Contents: ``xyz`` (T,33,3) float32 metres in the room's world frame (z up),
 NaN where missing; ``t`` (T,) seconds on the common timeline and its ``fps``;
 optionally ``err`` (T,33) reprojection error in pixels, ``ncams`` (T,33)
 cameras used, ``xyz_raw`` (T,33,3) before gap filling and low-pass,
-``cameras`` (names) and ``info``: the triangulation's report as JSON (cameras
-used and left out, sync, swaps, reprojection error, filtering).
+``cameras`` (names), ``view_frame`` (C,T) the frame of each camera nearest to
+each timeline instant (-1 outside its recording) and ``view_person`` (C,T) the
+athlete's person slot in that frame (-1 where that camera did not see the
+athlete), so later stages can go back to a camera's own data (silhouettes,
+video frames); and ``info``: the triangulation's report as JSON (cameras used
+and left out, sync, swaps, reprojection error, filtering).
 """
 from __future__ import annotations
 
@@ -31,6 +35,8 @@ class Pose3D:
     ncams: np.ndarray | None = None  # (T, 33)
     xyz_raw: np.ndarray | None = None  # (T, 33, 3) before filtering
     cameras: list[str] = field(default_factory=list)
+    view_frame: np.ndarray | None = None  # (C, T) int32
+    view_person: np.ndarray | None = None  # (C, T) int8
     info: dict = field(default_factory=dict)
     path: Path | None = None
 
@@ -41,7 +47,8 @@ class Pose3D:
 
 def write_pose3d(path: str | Path, xyz: np.ndarray, t: np.ndarray, *, fps: float | None = None,
                  err: np.ndarray | None = None, ncams: np.ndarray | None = None, xyz_raw: np.ndarray | None = None,
-                 cameras: list[str] | None = None, info: Mapping[str, Any] | None = None) -> Path:
+                 cameras: list[str] | None = None, view_frame: np.ndarray | None = None,
+                 view_person: np.ndarray | None = None, info: Mapping[str, Any] | None = None) -> Path:
     """Write the skeleton atomically; ``fps`` defaults to the rate of ``t``."""
     xyz, t = np.asarray(xyz, np.float32), np.asarray(t, np.float64)
     _check(xyz, t, Path(path))
@@ -54,6 +61,12 @@ def write_pose3d(path: str | Path, xyz: np.ndarray, t: np.ndarray, *, fps: float
         arrays["xyz_raw"] = np.asarray(xyz_raw, np.float32)
     if cameras is not None:
         arrays["cameras"] = np.array(list(cameras))
+    for name, value, dtype in (("view_frame", view_frame, np.int32), ("view_person", view_person, np.int8)):
+        if value is not None:
+            value = np.asarray(value, dtype)
+            if value.shape != (len(cameras or ()), len(t)):
+                raise ContractError(f"{path}: {name} must be (cameras, frames) = ({len(cameras or ())}, {len(t)}), got {value.shape}")
+            arrays[name] = value
     if info is not None:
         arrays["info"] = np.array(json.dumps(dict(info), default=json_default))
     write_npz(path, **arrays)
@@ -82,7 +95,8 @@ def read_pose3d(path: str | Path) -> Pose3D:
         raise ContractError(f"'{path}': its info is not JSON ({exc}); rerun the triangulation") from None
     fps = float(data["fps"]) if "fps" in data else frame_rate(t)
     return Pose3D(xyz, t, fps, data.get("err"), data.get("ncams"), data.get("xyz_raw"),
-                  [str(c) for c in data["cameras"]] if "cameras" in data else [], info, path)
+                  [str(c) for c in data["cameras"]] if "cameras" in data else [], data.get("view_frame"),
+                  data.get("view_person"), info, path)
 
 
 def _check(xyz: np.ndarray, t: np.ndarray, path: Path) -> None:

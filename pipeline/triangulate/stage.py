@@ -16,6 +16,7 @@ import numpy as np
 from calibration.camera import Rig
 from calibration.io import read_calibration
 from pipeline.common.landmarks import BODY_JOINTS
+from pipeline.common.timebase import frame_rate
 from pipeline.common.xp import select_device
 from pipeline.contracts import SessionInputError
 from pipeline.contracts.pose2d import Pose2D, read_pose2d_files, split_detected
@@ -45,6 +46,22 @@ def match_cameras(names: list[str], calibration: Rig, calibration_path: Path) ->
         log.warning("calibrated camera(s) %s have no video in this session; triangulating with %s",
                     ", ".join(unused), ", ".join(names))
     return calibration.subset(names), unused
+
+
+def view_frames(cams: Mapping[str, Pose2D], sync: Sync) -> tuple[np.ndarray, np.ndarray]:
+    """(C, T) each camera's frame nearest to each timeline instant (-1 outside its recording, more than
+    half a frame away), and (C, T) the person slot seen there (0: the one BlazePose followed; -1: nobody)."""
+    frame, person = [], []
+    for c, lm in cams.items():
+        t_cam = reference_times(lm.t, sync.cameras[c])
+        hi = np.clip(np.searchsorted(t_cam, sync.t), 1, len(t_cam) - 1)
+        nearest = np.where(np.abs(t_cam[hi - 1] - sync.t) <= np.abs(t_cam[hi] - sync.t), hi - 1, hi)
+        half_step = 0.5 / max(frame_rate(t_cam), 1e-9)
+        nearest = np.where(np.abs(t_cam[nearest] - sync.t) <= half_step + 1e-9, nearest, -1)
+        seen = np.isfinite(lm.xy).all(-1).any(-1)
+        frame.append(nearest)
+        person.append(np.where((nearest >= 0) & seen[np.maximum(nearest, 0)], 0, -1))
+    return np.stack(frame).astype(np.int32), np.stack(person).astype(np.int8)
 
 
 def on_timeline(cams: Mapping[str, Pose2D], sync: Sync) -> tuple[np.ndarray, np.ndarray]:
@@ -107,7 +124,9 @@ def triangulate_session(pose2d: Mapping[str, str | Path], calibration: str | Pat
         "tracked_pct": float(100.0 * np.isfinite(res.xyz).all(-1).mean()),
         "filter": filt,
     }
-    write_pose3d(out_npz, xyz, sync.t, err=res.err, ncams=res.ncams, xyz_raw=res.xyz, cameras=list(cams), info=info)
+    frame, person = view_frames(cams, sync)
+    write_pose3d(out_npz, xyz, sync.t, err=res.err, ncams=res.ncams, xyz_raw=res.xyz, cameras=list(cams),
+                 view_frame=frame, view_person=person, info=info)
     return info
 
 

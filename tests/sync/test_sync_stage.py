@@ -43,6 +43,10 @@ def test_sync_and_triangulate_recover_the_athlete_and_the_offsets(tmp_path, athl
     assert read_pose3d(tmp_path / "pose3d.npz").info["reprojection_px"]["median_body_joints"] < 3
     pose = read_pose3d(tmp_path / "pose3d.npz")
     assert pose.xyz.dtype == np.float32 and pose.xyz.shape[1:] == (33, 3)
+    # each timeline instant knows its frame in every camera: cam1 started 3 frames late, cam2 7
+    assert pose.cameras == ["cam0", "cam1", "cam2", "cam3"] and pose.view_frame.shape == (4, len(pose.t))
+    expected = np.round(pose.t[None] * FPS - np.array([0, 3, 7, 0])[:, None]).astype(int)
+    assert np.mean(pose.view_frame == expected) > 0.99 and (pose.view_person == 0).all()
     assert pose.err.shape == pose.ncams.shape == pose.xyz.shape[:2] and pose.t.shape == pose.xyz.shape[:1]
 
 

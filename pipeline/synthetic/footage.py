@@ -6,6 +6,7 @@ camera's full OpenCV model (``pipeline.synthetic.gl``) and writes, atomically::
 
     out_dir/{camera}.mp4          one video per camera (mp4v)
     out_dir/ground_truth.npz      xyz (T,33,3) float32 world metres, t (T,), fps
+                                  (+ spine (T,K,3), spine_sigma (K,) and any per-frame truth given)
     out_dir/calibration.toml      the cameras (anipose TOML, calibration.io)
 
 MediaPipe detects the figure; its hip landmark sits 3-4 cm below the true hip
@@ -27,7 +28,7 @@ from tqdm import tqdm
 from pipeline.common.atomic import atomic_path, write_npz
 from calibration.camera import Camera, Rig
 
-from pipeline.synthetic.figure import MotionInputError, body_primitives, validate_landmarks
+from pipeline.synthetic.figure import MotionInputError, Palette, Physique, body_primitives, validate_landmarks
 
 GROUND_TRUTH = "ground_truth.npz"
 CALIBRATION = "calibration.toml"
@@ -39,11 +40,17 @@ class VideoWriteError(OSError):
 
 def render_session(xyz: np.ndarray, cameras: Sequence[Camera], out_dir: str | Path, fps: float = 30.0,
                    size: tuple[int, int] | None = None, progress: bool = True, *, room: bool = True,
-                   seed: int = 0) -> dict[str, Path]:
+                   seed: int = 0, spine: np.ndarray | None = None, spine_sigma: np.ndarray | None = None,
+                   palette: Palette | None = None, physique: Physique | None = None, scene=None,
+                   truth: dict[str, np.ndarray] | None = None) -> dict[str, Path]:
     """Render one ``{camera}.mp4`` per camera of the figure following ``xyz``; returns name -> video path.
 
     ``size`` rescales every camera to that image size (width, height); the
     ground truth written beside the videos holds the cameras actually used.
+    ``spine``/``spine_sigma`` (pipeline.synthetic.athlete's) bend the figure's
+    trunk; ``palette``, ``physique`` and ``scene`` (pipeline.synthetic.gl.Scene)
+    vary its look and the room's; ``truth`` (per-frame arrays, e.g. the
+    simulation's ``truth``) is stored in ground_truth.npz as ``truth_{key}``.
     """
     from calibration.io import write_calibration
 
@@ -57,9 +64,11 @@ def render_session(xyz: np.ndarray, cameras: Sequence[Camera], out_dir: str | Pa
     cams = Rig(cameras).resized(size) if size is not None else Rig(cameras)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    ellipsoids, cylinders = body_primitives(xyz)
+    ellipsoids, cylinders = body_primitives(xyz, palette or Palette(), spine=spine, spine_sigma=spine_sigma,
+                                            physique=physique or Physique())
     paths = {c.name: out / f"{c.name}.mp4" for c in cams}
-    with Renderer(cams, room=room, seed=seed) as renderer, contextlib.ExitStack() as stack:
+    extra = {} if scene is None else {"scene": scene}
+    with Renderer(cams, room=room, seed=seed, **extra) as renderer, contextlib.ExitStack() as stack:
         writers = []
         for cam in cams:
             tmp = stack.enter_context(atomic_path(paths[cam.name]))
@@ -72,8 +81,13 @@ def render_session(xyz: np.ndarray, cameras: Sequence[Camera], out_dir: str | Pa
         for t in tqdm(range(len(xyz)), desc="render", unit="frame", disable=not progress):
             for writer, image in zip(writers, renderer.render(ellipsoids[t], cylinders[t])):
                 writer.write(image)
+    more = {} if spine is None else {"spine": np.asarray(spine, np.float32),
+                                     "spine_sigma": np.asarray(spine_sigma if spine_sigma is not None
+                                                               else np.linspace(0, 1, np.shape(spine)[1]), np.float32)}
+    more.update({f"truth_{k}": np.asarray(v) for k, v in (truth or {}).items()
+                 if np.ndim(v) >= 1 and len(v) == len(xyz) and np.asarray(v).dtype != object})
     write_npz(out / GROUND_TRUTH, xyz=xyz.astype(np.float32), t=(np.arange(len(xyz)) / fps).astype(np.float32),
-              fps=np.float32(fps))
+              fps=np.float32(fps), **more)
     write_calibration(out / CALIBRATION, cams, {"source": "pipeline.synthetic.footage (exact synthetic cameras)"})
     return paths
 

@@ -42,7 +42,7 @@ def render_session(xyz: np.ndarray, cameras: Sequence[Camera], out_dir: str | Pa
                    size: tuple[int, int] | None = None, progress: bool = True, *, room: bool = True,
                    seed: int = 0, spine: np.ndarray | None = None, spine_sigma: np.ndarray | None = None,
                    palette: Palette | None = None, physique: Physique | None = None, scene=None,
-                   truth: dict[str, np.ndarray] | None = None) -> dict[str, Path]:
+                   truth: dict[str, np.ndarray] | None = None, samples: int = 4) -> dict[str, Path]:
     """Render one ``{camera}.mp4`` per camera of the figure following ``xyz``; returns name -> video path.
 
     ``size`` rescales every camera to that image size (width, height); the
@@ -51,6 +51,7 @@ def render_session(xyz: np.ndarray, cameras: Sequence[Camera], out_dir: str | Pa
     trunk; ``palette``, ``physique`` and ``scene`` (pipeline.synthetic.gl.Scene)
     vary its look and the room's; ``truth`` (per-frame arrays, e.g. the
     simulation's ``truth``) is stored in ground_truth.npz as ``truth_{key}``.
+    ``samples``: multisampling (0 renders 2-4x faster on a software GL, with jaggier edges).
     """
     from calibration.io import write_calibration
 
@@ -68,7 +69,7 @@ def render_session(xyz: np.ndarray, cameras: Sequence[Camera], out_dir: str | Pa
                                             physique=physique or Physique())
     paths = {c.name: out / f"{c.name}.mp4" for c in cams}
     extra = {} if scene is None else {"scene": scene}
-    with Renderer(cams, room=room, seed=seed, **extra) as renderer, contextlib.ExitStack() as stack:
+    with Renderer(cams, room=room, seed=seed, samples=samples, **extra) as renderer, contextlib.ExitStack() as stack:
         writers = []
         for cam in cams:
             tmp = stack.enter_context(atomic_path(paths[cam.name]))

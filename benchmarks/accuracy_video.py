@@ -12,7 +12,14 @@ and scores (about a minute), a killed run resumes. Results: docs/accuracy.md
 (the through-video section), docs/accuracy_video.json (per rep and cue: value,
 truth, verdict, capture-quality covariates).
 """
-from pipeline.evaluation.accuracy_video import main
+import sys
+from pathlib import Path
+
+# the repository first: this folder's calibration.py must not shadow the calibration package
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [str(_HERE.parent)] + [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+from pipeline.evaluation.accuracy_video import main  # noqa: E402
 
 if __name__ == "__main__":
     main()

@@ -306,10 +306,11 @@ def demo(
     typer.echo(f"preparing the example in {DEMO_DIR} (rendered once, then reused)")
     prepare_demo(ROOT / DEMO_DIR)
     session = _run_to_report(ROOT / "config" / "config.yaml", "demo_session", cores)
-    typer.echo("against the truth (cues the injected faults break -> cues failed; trunk shortening, % of standing):")
+    typer.echo("against the truth (cues the injected faults break -> cues failed; the back's flexion in the silhouette):")
     for row in check(ROOT / DEMO_DIR, session):
+        back = "not judged" if row["back_flex_deg"] is None else f"{row['back_flex_deg']:.0f} deg"
         typer.echo(f"  rep {row['rep']}: {', '.join(row['injected']) or 'clean'} -> {', '.join(row['failed']) or 'none'}; "
-                   f"trunk shortening {row['trunk_shortening_pct']:.1f} %, detected hips "
+                   f"back flexion {back} (true rounding {row['true_rounding_deg']:.0f} deg), detected hips "
                    f"{row['hip_error_along_trunk_cm']:+.1f} cm along the trunk")
     typer.echo(f"report: {session / 'report' / 'index.html'}")
 

@@ -169,7 +169,6 @@ def session_dirs(spec: SessionSpec, root: Path) -> tuple[Path, Path]:
 
 def render(spec: SessionSpec, root: Path, *, progress: bool = False) -> Path:
     """Render the session's videos (once), the truth, the calibration and recorder-style timestamp CSVs."""
-    from calibration.io import read_calibration  # noqa: F401  (the calibration written is read back by the stages)
     from pipeline.common.atomic import write_json, write_text
     from pipeline.synthetic.footage import CALIBRATION, render_session
 

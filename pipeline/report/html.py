@@ -27,7 +27,7 @@ from pipeline.report.capture import capture_html
 from pipeline.report.session import Session, bottom_frames, load_session, rep_verdict, violation_mask
 
 ASSETS = Path(__file__).with_name("assets")
-VERDICT_LABEL = {"pass": "pass", "warn": "warn", "fail": "fail", "unreliable": "unreliable"}
+VERDICT_LABEL = {"pass": "pass", "warn": "warn", "fail": "fail", "unreliable": "unreliable", "not_judged": "not judged"}
 
 
 def e(value: Any) -> str:
@@ -207,8 +207,9 @@ def _rep_table(session: Session, cue_words: dict[str, str]) -> str:
                         f'title="show frame {target} in the replay">&#9654; frame {target}</a>')
             unit = units.get(cue["id"], "")
             unit_html = f' <span class="unit">{e(unit)}</span>' if unit else ""
+            why = c.get("reason") or c.get("note")
             cells.append(
-                f'<td class="cell v-{e(verdict)}"><div class="val">{_fmt(c.get("value"))}{unit_html}'
+                f'<td class="cell v-{e(verdict)}"' + (f' title="{e(why)}"' if why else "") + f'><div class="val">{_fmt(c.get("value"))}{unit_html}'
                 f'<span class="badge b-{e(verdict)}">{e(VERDICT_LABEL.get(verdict, verdict))}</span></div>'
                 f'<div class="thr">{threshold_text(c.get("comparator", ""), c.get("threshold"))}</div>{jump}</td>')
         verdict = rep_verdict(rep)

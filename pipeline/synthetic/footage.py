@@ -102,6 +102,15 @@ def load_truth_motion(out_dir: str | Path) -> tuple[np.ndarray, float]:
         return data["xyz"], float(data["fps"])
 
 
+def load_truth_arrays(out_dir: str | Path) -> dict[str, np.ndarray]:
+    """Every array of a rendered session's ground_truth.npz (xyz, t, fps, spine, truth_* ...)."""
+    path = Path(out_dir) / GROUND_TRUTH
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no ground truth here; render the session with pipeline.synthetic.footage first")
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files}
+
+
 def load_ground_truth(out_dir: str | Path) -> tuple[np.ndarray, Rig, float]:
     """xyz (T,33,3), cameras and fps of a rendered session."""
     from calibration.io import read_calibration

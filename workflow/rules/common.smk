@@ -47,6 +47,10 @@ def pose2d_files(wildcards):
     return {cam: f"{session_dir(wildcards.session)}/pose2d/{cam}.npz" for cam in CAMERAS[wildcards.session]}
 
 
+def silhouette_files(wildcards):
+    return {cam: f"{session_dir(wildcards.session)}/silhouette/{cam}.npz" for cam in CAMERAS[wildcards.session]}
+
+
 def calibration_input(wildcards):
     room = config["rooms"][wildcards.room]
     return room["calibration"] if room.get("calibration") else room["calibration_videos"]

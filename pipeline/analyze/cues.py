@@ -258,13 +258,15 @@ def _judge_series(c: Cue, m: Metric, window: np.ndarray, rep: Rep, a: int, reaso
 
 
 def evaluate(cues: list[Cue], kin: pd.DataFrame, reps: list[Rep], rep_metrics: list[dict],
-             reasons: dict[str, np.ndarray] | None = None) -> list[list[dict]]:
+             reasons: dict[str, np.ndarray] | None = None, notes: dict[str, np.ndarray] | None = None
+             ) -> list[list[dict]]:
     """Per rep, per cue: {id, value, comparator, threshold, verdict, frames} (+ reason / note, see the module).
 
     ``reasons``: per ``Metric.needs`` ("side_view", "footprint"), a (T,) array of strings saying why a frame of
-    such a metric has no value ("" where it has one).
+    such a metric has no value ("" where it has one); ``notes``: likewise, how a frame's value was obtained
+    when that is worth saying (measured across a landmark gap), "" elsewhere.
     """
-    reasons = reasons or {}
+    reasons, notes = reasons or {}, notes or {}
     series = {c.metric: METRICS[c.metric].series(kin) for c in cues if METRICS[c.metric].per_frame}
     out = []
     for rep, rm in zip(reps, rep_metrics):
@@ -275,6 +277,9 @@ def evaluate(cues: list[Cue], kin: pd.DataFrame, reps: list[Rep], rep_metrics: l
             if m.per_frame:
                 window = series[c.metric][a:b + 1]
                 judged = _judge_series(c, m, window, rep, a, reasons)
+                said = [str(v) for v in np.asarray(notes.get(m.needs or "", []))[a:b + 1] if v]
+                if said and judged["verdict"] != "not_judged":
+                    judged["note"] = "; ".join(x for x in (judged.get("note"), max(set(said), key=said.count)) if x)
             else:
                 window, value = None, rm.get(c.metric, float("nan"))
                 if np.isfinite(value):

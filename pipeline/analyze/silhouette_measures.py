@@ -12,8 +12,9 @@
   the shoes), and the footprint ends ``foot_{l,r}_heel_{x,y,z}`` /
   ``foot_{l,r}_toe_{x,y,z}``.
 
-Also returned, per ``Metric.needs``, why a frame has no value: the cue engine
-turns that into a ``not_judged`` verdict with its reason.
+Also returned, per ``Metric.needs``, why a frame has no value (the cue engine
+turns that into a ``not_judged`` verdict with its reason) and how a frame's
+value was obtained when that is worth a note (across a landmark gap).
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ NO_SILHOUETTES = "no silhouettes for this session (the detect stage writes silho
 NO_SIDE_VIEW = "no camera sees the athlete side-on"
 NO_STANDING_VIEW = "the back was not seen side-on while the athlete stood (no reference)"
 FEET_UNSEEN = "the feet are not seen by at least 3 cameras"
+BRIDGED = "measured across a landmark gap: the trunk's place bridged, the back's edge from the masks"
 SET_RADIUS_M = 0.6  # hips farther than this from where the athlete stood: walking in or out, not the set
 
 
@@ -67,8 +69,8 @@ def load_views(pose, silhouettes: Mapping[str, str | Path], calibration: str | P
 
 
 def add_silhouette_measures(kin: pd.DataFrame, xyz: np.ndarray, fps: float, views: ss.CameraViews | None,
-                            *, bridge_s: float = 1.0) -> dict[str, np.ndarray]:
-    """Add the columns of the module note to ``kin`` (in place); returns the per-frame reasons."""
+                            *, bridge_s: float = 1.0) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Add the columns of the module note to ``kin`` (in place); returns the per-frame reasons and notes."""
     T = len(kin)
     nan = np.full(T, np.nan)
     if views is None:
@@ -76,7 +78,7 @@ def add_silhouette_measures(kin: pd.DataFrame, xyz: np.ndarray, fps: float, view
             kin[col] = nan
         kin["back_camera"] = ""
         reason = np.full(T, NO_SILHOUETTES, dtype=object)
-        return {"side_view": reason, "footprint": reason.copy()}
+        return {"side_view": reason, "footprint": reason.copy()}, {}
     xyz = np.asarray(xyz, dtype=np.float64)
     standing = kin["standing"].to_numpy(bool)
     facing = np.stack([kin["facing_x"], kin["facing_y"], np.zeros(T)], -1)
@@ -86,7 +88,9 @@ def add_silhouette_measures(kin: pd.DataFrame, xyz: np.ndarray, fps: float, view
     log.info("silhouettes of %d cameras over %d frames measured in %.1f s: back seen side-on in %.0f %% of the "
              "frames, footprints in %.0f %%", len(views.cameras), T, time.perf_counter() - t0,
              100 * np.isfinite(kin["back_flex"]).mean(), 100 * np.isfinite(kin["com_footprint"]).mean())
-    return reasons
+    bridged = kin["back_bridged"].to_numpy(bool) & np.isfinite(kin["back_flex"].to_numpy())
+    notes = {"side_view": np.where(bridged, BRIDGED, "").astype(object)}
+    return reasons, notes
 
 
 def standing_chord(xyz: np.ndarray, standing: np.ndarray) -> float:

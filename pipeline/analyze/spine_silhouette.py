@@ -211,11 +211,14 @@ def back_profile(xyz: np.ndarray, facing: np.ndarray, views: CameraViews, chord_
     ``max_bridge``: landmark gaps up to this many frames are bridged for placing
     the sampling lines. Returns ``profile`` (T,Q) metres behind the chord,
     ``camera`` (T,) index into ``views`` (-1: no side view), ``phi`` and
-    ``side_deg`` (T,) of the chosen view, ``cover`` (T,), ``bridged`` (T,) bool,
-    ``landmarks_ok`` (T,) bool.
+    ``side_deg`` (T,) of the chosen view, ``cover`` (T,), ``bridged`` (T,) bool (the hips or shoulders were
+    bridged), ``landmarks_ok`` (T,) bool, ``n_views`` (T,) side views fused, ``best_side_deg`` (T,) the
+    closest any camera came to side-on.
     """
     T, C, Q = len(xyz), len(views.cameras), len(LEVELS)
-    xyz_b, bridged = bridge_gaps(xyz, max_bridge)
+    xyz_b, _ = bridge_gaps(xyz, max_bridge)
+    trunk = [INDEX[n] for n in ("left_hip", "right_hip", "left_shoulder", "right_shoulder")]
+    bridged = ~np.isfinite(xyz[:, trunk]).all((1, 2)) & np.isfinite(xyz_b[:, trunk]).all((1, 2))
     H, lat, e_u, e_v = trunk_frame(xyz_b, facing)
     lm_ok = np.isfinite(H).all(-1) & np.isfinite(e_u).all(-1)
     body = chord_ref / _TRUNK_REF

@@ -55,9 +55,19 @@ def _peak_time(x: np.ndarray, t: np.ndarray) -> float:
     return float(t[i])
 
 
+MIN_BOTTOM_COVER = 1 / 3  # a rep's bottom value needs at least this share of its bottom frames measured
+
+
 def _bottom_mean(kin: pd.DataFrame, col: str, bw: slice) -> float:
     x = kin[col].to_numpy(np.float64)[bw] if col in kin.columns else np.array([np.nan])
-    return float(np.mean(x[np.isfinite(x)])) if np.isfinite(x).any() else float("nan")
+    ok = np.isfinite(x)
+    return float(np.mean(x[ok])) if ok.any() and ok.mean() >= MIN_BOTTOM_COVER else float("nan")
+
+
+def _cover_note(kin: pd.DataFrame, col: str, bw: slice) -> str | None:
+    x = kin[col].to_numpy(np.float64)[bw]
+    ok = np.isfinite(x)
+    return None if ok.all() else f"judged from {int(ok.sum())} of {len(ok)} bottom frames (landmark gap)"
 
 
 def rep_metrics(kin: pd.DataFrame, reps: list[Rep], fps: float, exercise: str = "") -> list[dict]:
@@ -96,6 +106,11 @@ def rep_metrics(kin: pd.DataFrame, reps: list[Rep], fps: float, exercise: str = 
                             if exercise == "kettlebell_swing" else float("nan"))
         m["_reasons"], m["_notes"] = {}, {}
         rows.append(m)
+    for r, m in zip(reps, rows):  # per-rep values read at the bottom say how much of it they saw
+        bw = slice(r.bottom_window[0], r.bottom_window[1] + 1)
+        note = _cover_note(kin, "hip_flex", bw)
+        if note:
+            m["_notes"]["depth_dev"] = m["_notes"]["shoulder_rise_cm"] = note
     # a shrug: the shoulders further from the hips than in the athlete's other reps at the same hip flexion
     for i, m in enumerate(rows):
         ref = other_reps_reference(trunk, hip, reps, i) if len(reps) > 1 else float("nan")
@@ -109,6 +124,8 @@ def rep_metrics(kin: pd.DataFrame, reps: list[Rep], fps: float, exercise: str = 
     median = float(np.nanmedian(depths)) if depths.size else float("nan")
     for m in rows:
         m["depth_dev"] = abs(m["hip_flex_bottom"] - median)
+        if not np.isfinite(m["depth_dev"]):
+            m["_reasons"]["depth_dev"] = "landmark gap at the bottom of the rep: its depth was not seen"
     return rows
 
 
@@ -142,7 +159,7 @@ def analyze(xyz: np.ndarray, t: np.ndarray, exercise: str, *, cues_path=None, on
     if too_short and require_reps:
         raise SessionTooShortError(_too_short_message(session, duration, len(t), st))
     kin = compute_kinematics(xyz, t, fps=fps, hip_offset_m=st.get("hip_offset_m", 0.0))
-    reasons = add_silhouette_measures(kin, xyz, fps, views, bridge_s=st.get("silhouette_bridge_s", 1.0))
+    reasons, notes = add_silhouette_measures(kin, xyz, fps, views, bridge_s=st.get("silhouette_bridge_s", 1.0))
     smooth = smooth_columns(kin, fps, st.get("smooth_s", 0.1))
     try:
         if too_short:
@@ -158,7 +175,7 @@ def analyze(xyz: np.ndarray, t: np.ndarray, exercise: str, *, cues_path=None, on
     except SessionTooShortError as exc:
         return kin, _no_reps_report(session, exercise, fps, cues, str(exc))
     metrics = rep_metrics(smooth, reps, fps, exercise)
-    verdicts = evaluate(cues, smooth, reps, metrics, reasons)
+    verdicts = evaluate(cues, smooth, reps, metrics, reasons, notes)
     rep_rows = []
     fails: dict[str, int] = {}
     warns: dict[str, int] = {}

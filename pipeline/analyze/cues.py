@@ -48,7 +48,7 @@ class Metric:
     column: str | None = None
     scale: float = 1.0
     offset: float = 0.0
-    reduce: str = "mean"  # mean | max | min over the phase (the series is smoothed first)
+    reduce: str = "mean"  # mean | max | min | absmax (largest magnitude, sign kept) over the phase (smoothed first)
     ratio_of: str | None = None
     deviation_of: str | None = None
     needs: str | None = None  # what the series needs besides landmarks: "side_view" | "footprint" (silhouettes)
@@ -76,7 +76,10 @@ class Metric:
 METRICS: dict[str, Metric] = {
     # the back from the silhouettes (pipeline/analyze/spine_silhouette.py): lumbar vs thoracic line angle
     "back_flex_bottom": Metric("deg", "back_flex", needs="side_view"),
-    "back_flex_change_max": Metric("deg", "back_flex_change", reduce="max", deviation_of="back_flex", needs="side_view"),
+    # ... and its change from the athlete's own neutral back (silhouette_measures.neutral_reference)
+    "back_flex_change_bottom": Metric("deg", "back_flex_change", deviation_of="back_flex", needs="side_view"),
+    "back_flex_change_absmax": Metric("deg", "back_flex_change", reduce="absmax", deviation_of="back_flex",
+                                      needs="side_view"),
     # landmark-only spine proxies, kept for comparison (they read a straight back as rounded through video)
     "spine_angle_dev": Metric("deg", "spine_angle_dev", reduce="max", deviation_of="spine_angle"),
     "trunk_shortening_pct": Metric("%", "trunk_length_rel", -100.0, 100.0, "max"),
@@ -214,6 +217,8 @@ def _reduce(x: np.ndarray, how: str) -> float:
     x = x[np.isfinite(x)]
     if not x.size:
         return float("nan")
+    if how == "absmax":
+        return float(x[np.argmax(np.abs(x))])
     return float({"mean": np.mean, "max": np.max, "min": np.min}[how](x))
 
 

@@ -15,26 +15,35 @@ import numpy as np
 
 from pipeline.analyze.reps import Rep
 
-NEAR_DEG = 3.0  # other reps' frames within this much hip flexion of the rep's bottom
-MIN_FRAMES = 15  # ... or at least this many of the nearest ones
+NEAR_DEG = 4.0  # another rep's frames within this much hip flexion of the rep's bottom
 
 
 def other_reps_reference(values: np.ndarray, hip_flex: np.ndarray, reps: list[Rep], i: int) -> float:
-    """Median of ``values`` over the frames of every rep but ``reps[i]`` whose hip flexion is closest to
-    rep i's bottom (mean over its bottom window); NaN when no other rep has such a frame."""
+    """The median over the other reps of each one's median ``values`` at the hip flexion of rep i's bottom.
+
+    Each other rep contributes the frames of its own lowering, bottom or rising
+    within NEAR_DEG of rep i's bottom hip flexion (mean over its bottom window);
+    a rep that never got that deep contributes its deepest frames. Taking the
+    median of the per-rep values keeps one odd rep (a rounded back shortens
+    the hip -> shoulder distance too) from setting the reference. NaN when no
+    other rep has a value.
+    """
     b0, b1 = reps[i].bottom_window
-    with np.errstate(invalid="ignore"):
-        target = np.nanmean(hip_flex[b0:b1 + 1]) if np.isfinite(hip_flex[b0:b1 + 1]).any() else np.nan
-    if not np.isfinite(target):
+    bottom = hip_flex[b0:b1 + 1]
+    if not np.isfinite(bottom).any():
         return float("nan")
-    others = np.zeros(len(values), bool)
+    target = float(np.nanmean(bottom))
+    per_rep = []
     for j, r in enumerate(reps):
-        if j != i:
-            others[r.start:r.end + 1] = True
-    cand = np.flatnonzero(others & np.isfinite(values) & np.isfinite(hip_flex))
-    if not cand.size:
-        return float("nan")
-    dist = np.abs(hip_flex[cand] - target)
-    k = min(MIN_FRAMES, cand.size)
-    limit = max(NEAR_DEG, np.partition(dist, k - 1)[k - 1])
-    return float(np.median(values[cand[dist <= limit]]))
+        if j == i:
+            continue
+        v, h = values[r.start:r.end + 1], hip_flex[r.start:r.end + 1]
+        ok = np.isfinite(v) & np.isfinite(h)
+        if not ok.any():
+            continue
+        v, h = v[ok], h[ok]
+        near = np.abs(h - target) <= NEAR_DEG
+        if not near.any():  # this rep stayed shallower (or went deeper): its frames closest in depth
+            near = np.abs(h - target) <= np.abs(h - target).min() + 1.0
+        per_rep.append(float(np.median(v[near])))
+    return float(np.median(per_rep)) if per_rep else float("nan")

@@ -2,7 +2,11 @@
 
 - the back (``pipeline.analyze.spine_silhouette``): ``back_flex`` (deg, the
   lumbar vs thoracic line angle of the back's profile, + = rounded), and
-  ``back_flex_change`` (deg, its change from the athlete's own standing value),
+  ``back_flex_change`` (deg, its change from the athlete's own neutral back:
+  the median while standing, or, when no camera saw the back side-on while
+  the athlete stood (hanging arms hide it in oblique views), early in the
+  descents, at 15-40 deg of hip flexion, where the back has not yet had to
+  round and the arms hang clear of it),
   with ``back_camera`` (the camera whose view gave it), ``back_phi`` (deg,
   how far that view's sampling lines were from the dorsal axis),
   ``back_side_deg`` (deg, how far the view was from side-on) and
@@ -35,7 +39,7 @@ log = logging.getLogger(__name__)
 
 NO_SILHOUETTES = "no silhouettes for this session (the detect stage writes silhouette/{cam}.npz)"
 NO_SIDE_VIEW = "no camera sees the athlete side-on"
-NO_STANDING_VIEW = "the back was not seen side-on while the athlete stood (no reference)"
+NO_STANDING_VIEW = "the back was never seen side-on while upright: its neutral shape is unknown"
 FEET_UNSEEN = "the feet are not seen by at least 3 cameras"
 BRIDGED = "measured across a landmark gap: the trunk's place bridged, the back's edge from the masks"
 SET_RADIUS_M = 0.6  # hips farther than this from where the athlete stood: walking in or out, not the set
@@ -107,19 +111,36 @@ def _back(kin, xyz, fps, views, facing, standing, bridge_s) -> np.ndarray:
     prof = ss.back_profile(xyz, facing, views, chord, max_bridge=int(round(bridge_s * fps)))
     flex = ss.flexion_angle(prof["profile"], chord)
     kin["back_flex"] = flex
-    ref_frames = standing & np.isfinite(flex)
-    ref = float(np.median(flex[ref_frames])) if ref_frames.sum() >= 3 else np.nan
+    ref, ref_from = neutral_reference(flex, kin["hip_flex"].to_numpy(), standing)
     kin["back_flex_change"] = flex - ref
     names = np.array(views.names + [""], dtype=object)
     kin["back_camera"] = names[prof["camera"]]  # -1 -> ""
     kin["back_phi"], kin["back_side_deg"], kin["back_cover"] = prof["phi"], prof["side_deg"], prof["cover"]
     kin["back_best_side_deg"] = prof["best_side_deg"]
     kin["back_bridged"] = prof["bridged"].astype(int)
-    why = np.where(np.isfinite(flex), "", np.where(prof["landmarks_ok"], NO_SIDE_VIEW, "landmark gap")).astype(object)
-    log.info("back: standing chord %.3f m; standing back angle %s; views used: %s", chord,
-             "unknown (no side view while standing)" if not np.isfinite(ref) else f"{ref:.1f} deg",
+    why = np.where(np.isfinite(flex), np.where(np.isfinite(ref), "", NO_STANDING_VIEW),
+                   np.where(prof["landmarks_ok"], NO_SIDE_VIEW, "landmark gap")).astype(object)
+    log.info("back: standing chord %.3f m; the athlete's neutral back angle %s; views used: %s", chord,
+             "unknown (no side view while standing or early in a descent)" if not np.isfinite(ref)
+             else f"{ref:.1f} deg ({ref_from})",
              ", ".join(f"{n} {np.mean(kin['back_camera'] == n):.0%}" for n in views.names))
     return why
+
+
+MIN_REFERENCE_FRAMES = 5
+EARLY_DESCENT_DEG = (15.0, 40.0)
+
+
+def neutral_reference(flex: np.ndarray, hip_flex: np.ndarray, standing: np.ndarray) -> tuple[float, str]:
+    """The athlete's own neutral back angle and where it came from (standing, or early in the descents)."""
+    sel = standing & np.isfinite(flex)
+    if sel.sum() >= MIN_REFERENCE_FRAMES:
+        return float(np.median(flex[sel])), "standing"
+    with np.errstate(invalid="ignore"):
+        early = (hip_flex >= EARLY_DESCENT_DEG[0]) & (hip_flex <= EARLY_DESCENT_DEG[1]) & np.isfinite(flex)
+    if early.sum() >= MIN_REFERENCE_FRAMES:
+        return float(np.median(flex[early])), "early in the descents"
+    return float("nan"), "none"
 
 
 def _feet(kin, xyz, views, standing) -> np.ndarray:

@@ -74,3 +74,4 @@ def shoe_footprint(xyz: np.ndarray, physique: Physique, frames: np.ndarray) -> d
                 heel[i], toe[i] = P[idx[0]], P[idx[-1]]
         out[f"{side}_heel"], out[f"{side}_toe"] = heel, toe
     return out
+

@@ -82,7 +82,7 @@ def test_unknown_exercise_cue_metric_are_errors_that_name_the_key(tmp_path):
         load_cues(tmp_path / "missing.yaml")
 
 
-def _judge(values, phase="rep", metric="back_flex_change_max", reasons=None, bottom=(8, 11)):
+def _judge(values, phase="rep", metric="back_flex_change_absmax", reasons=None, bottom=(8, 11)):
     """One rep (frames 0-19, bottom window ``bottom``) judged by a cue on column values."""
     import pandas as pd
 

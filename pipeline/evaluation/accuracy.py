@@ -262,9 +262,9 @@ sensitive.
 
 Misses: {'; '.join(biased.misses) or 'none'}
 """
-    if a.out.is_file() and _VIDEO_BEGIN in a.out.read_text():  # the through-video section is kept as it is
+    if a.out.is_file() and _VIDEO_BEGIN in a.out.read_text():  # the through-video section and what follows stay
         old = a.out.read_text()
-        video = old[old.index(_VIDEO_BEGIN):old.index(_VIDEO_END) + len(_VIDEO_END)] + "\n"
+        video = old[old.index(_VIDEO_BEGIN):].rstrip("\n") + "\n"
     else:
         video = ""
     text = text + ("\n" + video if video else "")

@@ -65,9 +65,11 @@ FOCUS_ASTRAY_M = 1.0  # a focus farther than this from the floor target has like
 FEET = [INDEX[n] for n in ("left_heel", "right_heel", "left_foot_index", "right_foot_index")]
 FEET_HEIGHT_M = 0.02  # heel and toe landmarks sit about this high above the floor
 
-# The filters of solutions.pose (mediapipe/modules/pose_landmark/pose_landmark_filtering.pbtxt).
-LANDMARK_FILTER = (0.1, 40.0, 1.0)  # one-euro min_cutoff, beta, derivative cutoff
-AUX_FILTER = (0.01, 1.0, 1.0)  # the two auxiliary landmarks that place the next frame's region
+# The filters of solutions.pose as mediapipe 0.10.21 builds them (its PoseLandmarkFiltering graph, read from
+# the wheel's binary: the pbtxt in mediapipe's repository has other values): one-euro filters whose value
+# scale is the person's size (the side of the region the two auxiliary landmarks span).
+LANDMARK_FILTER = (0.05, 80.0, 1.0)  # one-euro min_cutoff, beta, derivative cutoff
+AUX_FILTER = (0.01, 10.0, 1.0)  # the two auxiliary landmarks that place the next frame's region
 VISIBILITY_ALPHA = 0.1  # low-pass on the landmark visibilities
 ROI_SCALE = 1.25  # pose_landmarks_to_roi.pbtxt: the region is 1.25 x the auxiliary landmarks' box
 
@@ -119,10 +121,10 @@ class OneEuro:
         return self.x
 
 
-def _object_scale(points: np.ndarray) -> float:
-    """LandmarksSmoothingCalculator's object scale: the mean side of the points' box, in pixels."""
-    span = points.max(0) - points.min(0)
-    return float((span[0] + span[1]) / 2)
+def _object_scale(aux: np.ndarray) -> float:
+    """The filters' object scale (pixels): the side of the square region whose centre is the first auxiliary
+    landmark and whose half side reaches the second (OBJECT_SCALE_ROI in PoseLandmarkFiltering)."""
+    return float(2.0 * np.hypot(*(aux[1, :2] - aux[0, :2])))
 
 
 @dataclass
@@ -135,10 +137,9 @@ class _Smoother:
     def __call__(self, t: float, lm: np.ndarray, vis: np.ndarray, aux: np.ndarray) -> tuple:
         """``lm`` (33, 3) and ``aux`` (2, 3) absolute pixels (z in x's units), ``vis`` (33,): smoothed copies."""
         self.visibility = vis if self.visibility is None else VISIBILITY_ALPHA * vis + (1 - VISIBILITY_ALPHA) * self.visibility
-        scale = _object_scale(lm)
-        lm = self.landmarks(t, lm, 1.0 / scale) if scale > 1e-6 else lm
-        aux_scale = _object_scale(aux)
-        aux = self.aux(t, aux, 1.0 / aux_scale) if aux_scale > 1e-6 else aux
+        scale = _object_scale(aux)  # of this frame's unfiltered auxiliary landmarks, for both filters
+        if scale > 1e-6:
+            lm, aux = self.landmarks(t, lm, 1.0 / scale), self.aux(t, aux, 1.0 / scale)
         return lm, self.visibility, aux
 
 

@@ -376,7 +376,8 @@ def select_athlete(xy: np.ndarray, cameras: Sequence[Camera], t: np.ndarray, hin
 
     ``xy`` (C, T, P, 33, 2) person slots on the timeline ``t`` (T,);
     ``focus`` (C, T) the slot each detector measured on every frame (for the
-    count of views re-assigned). The report says, per camera, the share of
+    count of views re-assigned, and the views taken when nobody can be
+    matched across cameras). The report says, per camera, the share of
     instants it gave the athlete, the instants its only candidate was someone
     else, the views re-assigned and the instants it saw people nobody else
     matched; and who else was there.
@@ -390,8 +391,25 @@ def select_athlete(xy: np.ndarray, cameras: Sequence[Camera], t: np.ndarray, hin
     if athlete >= 0:
         k, tt = np.nonzero(people.person == athlete)
         slot[:, tt] = people.views[k, :, tt].T
+    elif focus is not None:
+        # nothing to match (nobody seen by two cameras at once): each camera's every-frame person, as a
+        # single-person detector would give; the triangulation's own outlier rejection is all there is
+        log.warning("no person was seen by two cameras at the same instant: taking each camera's every-frame person")
+        slot = np.asarray(focus, np.int16)
+        rule = "fallback: nobody matched across cameras; each camera's every-frame person"
     report = _report(xy, people, slot, athlete, rule, summary, names, t, focus)
     return AthleteChoice(athlete, slot.astype(np.int8), rule, report)
+
+
+def athlete_views(xy: np.ndarray, conf: np.ndarray, slot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The athlete's (C, T, 33, 2) and (C, T, 33) from every slot's ``xy`` (C, T, P, 33, 2) and ``conf``
+    (C, T, P, 33): slot ``slot`` (C, T) of each camera, NaN / 0 where it is -1."""
+    C, T = slot.shape
+    pick = np.clip(slot, 0, xy.shape[2] - 1)
+    c, t = np.arange(C)[:, None], np.arange(T)[None]
+    mine = slot >= 0
+    return (np.where(mine[..., None, None], xy[c, t, pick], np.nan),
+            np.where(mine[..., None], np.nan_to_num(conf[c, t, pick]), 0.0))
 
 
 def _report(xy, people: People, slot, athlete: int, rule: str, summary: list, names: list[str], t: np.ndarray,

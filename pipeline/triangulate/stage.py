@@ -138,18 +138,10 @@ def athlete_on_timeline(cams: Mapping[str, Pose2D], sync: Sync, slots: np.ndarra
 
 def choose_views(cams: Mapping[str, Pose2D], sync: Sync, cameras: Rig, hint: AthleteHint, *,
                  xp=None) -> AthleteChoice:
-    """Match everyone across cameras and choose the athlete (``pipeline.triangulate.people``).
-
-    When nobody is seen by two cameras at once (nothing to match), each
-    camera's every-frame person is taken, as a single-person detector would.
-    """
+    """Match everyone across cameras and choose the athlete (``pipeline.triangulate.people``; when nobody is
+    seen by two cameras at once, each camera's every-frame person)."""
     xy, focus = people_on_timeline(cams, sync)
-    choice = select_athlete(xy, cameras, sync.t, hint, focus=focus, xp=xp)
-    if choice.person < 0:
-        log.warning("no person was seen by two cameras at the same instant: taking each camera's every-frame person")
-        choice.slot = focus.astype(np.int8)
-        choice.rule = "fallback: nobody matched across cameras; each camera's every-frame person"
-    return choice
+    return select_athlete(xy, cameras, sync.t, hint, focus=focus, xp=xp)
 
 
 def triangulate_session(pose2d: Mapping[str, str | Path], calibration: str | Path, sync_json: str | Path,

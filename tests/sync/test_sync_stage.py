@@ -51,7 +51,10 @@ def test_timestamps_are_used_when_every_camera_has_them(tmp_path, athlete, body_
     sync = sync_session(paths, tmp_path / "sync.json")
     assert sync["method"] == "timestamps"
     assert all(c["offset_s"] == 0.0 for c in sync["cameras"].values())
-    assert sync["timeline"][0] == pytest.approx(5 / FPS)  # the span every camera covers
+    # the span at least two cameras film: from the first frame on; cam3, 5 frames late, has a gap there
+    assert sync["timeline"][0] == pytest.approx(0.0)
+    assert sync["cameras"]["cam3"]["covered_s"][0] == pytest.approx(5 / FPS, abs=1e-6)
+    assert sync["cameras"]["cam3"]["covered_share"] == pytest.approx(1 - 5 / len(sync["timeline"]), abs=1e-3)
     triangulate_session(paths, calib, tmp_path / "sync.json", tmp_path / "pose3d.npz")
     assert body_error_mm(tmp_path / "pose3d.npz", athlete) < 15
 
@@ -64,7 +67,7 @@ def test_too_few_cameras_with_detections_is_an_error_naming_them(tmp_path, athle
 
 
 def test_cameras_of_different_frame_rates_and_lengths_meet_on_one_timeline(tmp_path, athlete):
-    """cam3 films at 25 fps and stops 2 s early; the others at 30 fps: one 25 fps timeline over the common span."""
+    """cam3 films at 25 fps and stops 2 s early; the others at 30 fps: one 25 fps timeline over the whole session."""
     paths, calib, cams = _session(tmp_path, athlete)
     t25 = np.arange(0.0, athlete.t[-1] - 2.0, 1 / 25.0)
     xyz25 = np.stack([np.stack([np.interp(t25, athlete.t, athlete.xyz[:, j, k]) for k in range(3)], -1)
@@ -74,7 +77,10 @@ def test_cameras_of_different_frame_rates_and_lengths_meet_on_one_timeline(tmp_p
     sync = sync_session(paths, tmp_path / "sync.json")
     assert abs(sync["cameras"]["cam3"]["offset_s"]) < 0.4 / 25
     assert 1 / np.median(np.diff(sync["timeline"])) == pytest.approx(25.0, rel=1e-3)
-    assert sync["timeline"][-1] <= t25[-1] + 1e-9
+    # the session keeps its length; cam3's last 2 s are a gap for cam3 alone
+    assert sync["timeline"][-1] == pytest.approx(athlete.t[-1], abs=1 / 25)
+    assert sync["cameras"]["cam3"]["covered_s"][1] <= t25[-1] + 1e-9
+    assert 0.85 < sync["cameras"]["cam3"]["covered_share"] < 0.95
     triangulate_session(paths, calib, tmp_path / "sync.json", tmp_path / "pose3d.npz")
     pose = read_pose3d(tmp_path / "pose3d.npz")
     xyz, t = pose.xyz, pose.t

@@ -85,6 +85,16 @@ def read_pose3d(path: str | Path) -> Pose3D:
                   [str(c) for c in data["cameras"]] if "cameras" in data else [], info, path)
 
 
+def tracked_text(pct: float | None) -> str:
+    """``info["tracked_pct"]`` for people: '97.3 %', and never '100.0 %' unless every landmark was tracked."""
+    if not isinstance(pct, (int, float)):
+        return "–"
+    text = f"{pct:.1f}"
+    if text == "100.0" and pct < 100.0:
+        text = "99.9"
+    return f"{text} %"
+
+
 def _check(xyz: np.ndarray, t: np.ndarray, path: Path) -> None:
     if xyz.ndim != 3 or xyz.shape[1:] != (N_LANDMARKS, 3) or t.shape != (xyz.shape[0],):
         raise ContractError(f"'{path}': xyz must be (T,33,3) and t (T,), got xyz {xyz.shape} and t {t.shape}")

@@ -113,6 +113,9 @@ def detect(
         pose = read_pose2d(output)
     except (DetectionError, ContractError) as exc:
         _fail(exc)
+    if pose.truncated:
+        typer.secho(f"warning: {video} is truncated: {pose.frames_decoded} of the {pose.frames_stated} frames its "
+                    "container states could be decoded", fg=typer.colors.YELLOW, err=True)
     typer.echo(f"{video}: person detected in {100 * pose.detection_rate:.1f} % of {len(pose.xy)} frames "
                f"(times from {pose.t_source}); wrote {output}")
 # (sync/triangulation)

@@ -5,8 +5,8 @@ that frame i stays frame i for sync. Times come from ``{video.stem}.timestamps.c
 beside the video (header ``frame,t``, one row per frame, seconds from one
 clock: what ``hingecap record`` writes) when there is one, else frame / fps.
 A video whose container states more frames than can be decoded (a file cut
-short) is processed as far as it goes, with a ``TruncatedVideoWarning`` and
-both counts kept in the pose2d file, so the loss is seen downstream.
+short) is processed as far as it goes, with a warning in the log and both
+counts kept in the pose2d file, so the loss is seen downstream.
 The file is described in ``pipeline.contracts.pose2d``.
 
     hingecap detect VIDEO -o OUT.npz
@@ -31,10 +31,6 @@ log = logging.getLogger(__name__)
 
 class NoPersonWarning(UserWarning):
     """A video in which BlazePose never found a person."""
-
-
-class TruncatedVideoWarning(UserWarning):
-    """A video that decodes fewer frames than its container states: its end is missing."""
 
 
 def detect_video(video: str | Path, out: str | Path, *, model_complexity: int = 1,
@@ -71,11 +67,9 @@ def detect_video(video: str | Path, out: str | Path, *, model_complexity: int = 
     # some containers estimate their count from the duration, a frame off; more missing is a cut file
     truncated = F < expected - 1
     if truncated:
-        # stacklevel 2 and captureWarnings (pipeline.common.stage_log) put it in the job's log
-        warnings.warn(f"{video}: its container states {n_stated} frames but only {F} could be decoded "
-                      f"({100 * (1 - F / expected):.0f} % missing at the end): the file is truncated or damaged; "
-                      "using the frames that decode; re-copy or re-export the video to get them all",
-                      TruncatedVideoWarning, stacklevel=2)
+        log.warning("%s: its container states %d frames but only %d could be decoded (%.0f %% missing at the end): "
+                    "the file is truncated or damaged; using the frames that decode; re-copy or re-export the video "
+                    "to get them all", video, n_stated, F, 100 * (1 - F / expected))
     t, t_source = _times(F, fps, ts, ts_path, video, stopped_early or truncated)
     xy, conf = xys.astype(np.float32), confs.astype(np.float32)
     rate = detection_rate(xy)

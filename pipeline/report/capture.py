@@ -71,7 +71,8 @@ def _contributed(cov: dict | None) -> str:
     text = f"{_num(cov.get('frames_pct'), '.0f')} %"
     share, span = cov.get("covered_share"), cov.get("covered_s") or []
     if isinstance(share, (int, float)) and share < 0.98:
-        text += f" (filmed {span[0]:.1f}-{span[1]:.1f} s only)" if len(span) == 2 else " (filmed none of it)"
+        text += f" (filmed {round(span[0], 1) + 0.0:.1f}-{round(span[1], 1) + 0.0:.1f} s only)" if len(span) == 2 \
+            else " (filmed none of it)"
     return text
 
 

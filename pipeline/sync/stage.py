@@ -62,8 +62,8 @@ def sync_session(pose2d: Mapping[str, str | Path], out_json: str | Path, *, meth
 
 
 def _log_sync(used: str, timeline, info: Mapping[str, Mapping], asked: str) -> None:
-    log.info("sync method %s%s; timeline %.2f-%.2f s at %.2f fps (%d samples), the span at least two cameras filmed",
-             used, f" (asked: {asked})" if asked != used else "", timeline[0], timeline[-1],
+    log.info("sync method %s%s; timeline %s-%s s at %.2f fps (%d samples), the span at least two cameras filmed",
+             used, f" (asked: {asked})" if asked != used else "", _s(timeline[0]), _s(timeline[-1]),
              (len(timeline) - 1) / max(timeline[-1] - timeline[0], 1e-9), len(timeline))
     for c, i in info.items():
         if i.get("note"):
@@ -73,7 +73,12 @@ def _log_sync(used: str, timeline, info: Mapping[str, Mapping], asked: str) -> N
                  c, 1000 * i["offset_s"], 1e6 * i.get("drift", 0.0), i["confidence"], 100 * i["covered_share"])
         if i["covered_share"] < FULL_COVERAGE:
             span = i["covered_s"]
-            where = f"{span[0]:.2f}-{span[1]:.2f} s" if span else "none of it"
-            log.warning("camera %s films only %.0f %% of the session (%s of %.2f-%.2f s): it started late or stopped "
+            where = f"{_s(span[0])}-{_s(span[1])} s" if span else "none of it"
+            log.warning("camera %s films only %.0f %% of the session (%s of %s-%s s): it started late or stopped "
                         "early; the rest is a gap for this camera and the other cameras carry the session there",
-                        c, 100 * i["covered_share"], where, timeline[0], timeline[-1])
+                        c, 100 * i["covered_share"], where, _s(timeline[0]), _s(timeline[-1]))
+
+
+def _s(t: float) -> str:
+    """Seconds to 0.01 s, without the '-0.00' of a timeline that starts a hair before zero."""
+    return f"{round(float(t), 2) + 0.0:.2f}"

@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 ASPECT_TOLERANCE = 0.005  # 854x480 is 16:9 rounded to whole pixels; 1920x1088 (codec padding) is not
 LOW_TRACKING_PCT = 50.0
+# A camera this far off the others (and by this much) does not fit its calibration; the others outvote it.
+MISFIT_PX, MISFIT_RATIO = 5.0, 3.0
 
 
 def match_cameras(names: list[str], calibration: Rig, calibration_path: Path) -> tuple[Rig, list[str]]:
@@ -186,9 +188,9 @@ def _warnings(info: dict, cams: Mapping[str, Pose2D], sync: Sync) -> list[str]:
         share = cov["covered_share"]
         if share is not None and share < 0.98:
             span = cov["covered_s"] or []
-            where = f"{span[0]:.1f}-{span[1]:.1f} s" if len(span) == 2 else "none"
+            where = f"{_s(span[0])}-{_s(span[1])} s" if len(span) == 2 else "none"
             out.append(f"camera {c} filmed only {100 * share:.0f} % of the session ({where} of "
-                       f"{sync.t[0]:.1f}-{sync.t[-1]:.1f} s); its missing stretch is a gap filled by the other cameras")
+                       f"{_s(sync.t[0])}-{_s(sync.t[-1])} s); its missing stretch is a gap filled by the other cameras")
     for c, lm in cams.items():
         if lm.truncated:
             out.append(f"camera {c}: video {lm.video or lm.path} is truncated: {lm.frames_decoded} of its "
@@ -196,6 +198,14 @@ def _warnings(info: dict, cams: Mapping[str, Pose2D], sync: Sync) -> list[str]:
     for c, r in info["resized"].items():
         out.append(f"camera {c}: filmed at {r['video'][0]}x{r['video'][1]}, calibrated at {r['calibrated'][0]}x"
                    f"{r['calibrated'][1]}; its intrinsics were scaled to the video")
+    per_cam = {c: e for c, e in info["reprojection_px"]["per_camera_median"].items() if e is not None}
+    for c, err in per_cam.items():
+        others = [e for o, e in per_cam.items() if o != c]
+        typical = float(np.median(others)) if others else None
+        if typical is not None and err > MISFIT_PX and err > MISFIT_RATIO * typical:
+            out.append(f"camera {c}: its views sit {err:.1f} px (median) from the 3D points, the other cameras' "
+                       f"{typical:.1f} px: its calibration (or sync) does not fit its video; check them "
+                       "(refine_calibration fixes a shifted principal point only)")
     if info["tracked_pct"] < LOW_TRACKING_PCT:
         out.append(f"only {info['tracked_pct']:.1f} % of the landmarks could be triangulated: check the calibration "
                    "and the sync before trusting this session")
@@ -215,6 +225,11 @@ def _log_result(info: dict, swaps: dict, took: float) -> None:
              "%s of them filled (gaps up to %s s), %s left as gaps; took %.1f s", tracked_text(info["tracked_pct"]),
              _fmt(info["reprojection_px"]["median_body_joints"]), filt.get("missing_before", "-"),
              filt.get("filled", "-"), filt.get("max_gap_s", "-"), filt.get("missing_after", "-"), took)
+
+
+def _s(t: float) -> str:
+    """Seconds to 0.1 s, without the '-0.0' of a timeline that starts a hair before zero."""
+    return f"{round(t, 1) + 0.0:.1f}"
 
 
 def _fmt(v: float | None) -> str:

@@ -69,8 +69,8 @@ def _contributed(cov: dict | None) -> str:
     if not cov:
         return "–"
     text = f"{_num(cov.get('frames_pct'), '.0f')} %"
-    share, span = cov.get("covered_share"), cov.get("covered_s") or []
-    if isinstance(share, (int, float)) and share < 0.98:
+    span = cov.get("covered_s") or []
+    if cov.get("short"):  # the triangulate stage's judgement (pipeline.sync.timeline.FULL_COVERAGE)
         text += f" (filmed {round(span[0], 1) + 0.0:.1f}-{round(span[1], 1) + 0.0:.1f} s only)" if len(span) == 2 \
             else " (filmed none of it)"
     return text

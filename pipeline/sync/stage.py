@@ -16,13 +16,11 @@ from typing import Mapping
 from pipeline.contracts.pose2d import Pose2D, read_pose2d_files, split_detected
 from pipeline.contracts.sync import write_sync
 from pipeline.sync.offsets import estimate_drift, estimate_offsets
-from pipeline.sync.timeline import SyncError, common_timeline, coverage, reference_times
+from pipeline.sync.timeline import FULL_COVERAGE, SyncError, common_timeline, coverage, reference_times
 
 log = logging.getLogger(__name__)
 
 SYNC_METHODS = ("auto", "timestamps", "xcorr", "none")
-# A camera filming less of the session than this is warned about (edges of a frame or two are normal).
-FULL_COVERAGE = 0.98
 
 
 def resolve_sync_method(method: str, cams: Mapping[str, Pose2D]) -> str:

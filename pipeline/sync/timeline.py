@@ -32,6 +32,8 @@ def check_timestamps(t: np.ndarray, cam: str) -> np.ndarray:
 
 
 MIN_CAMERAS = 2  # what triangulation needs at an instant
+# A camera filming less of the timeline than this is reported as short (a frame or two at the edges is normal).
+FULL_COVERAGE = 0.98
 
 
 def common_timeline(times: Mapping[str, np.ndarray], fps: float | None = None) -> np.ndarray:

@@ -30,7 +30,7 @@ from pipeline.contracts import SessionInputError
 from pipeline.contracts.pose2d import Pose2D, read_pose2d_files, split_detected
 from pipeline.contracts.pose3d import tracked_text, write_pose3d
 from pipeline.contracts.sync import Sync, read_sync
-from pipeline.sync.timeline import reference_times, resample_to_timeline
+from pipeline.sync.timeline import FULL_COVERAGE, reference_times, resample_to_timeline
 from pipeline.triangulate.core import triangulate
 from pipeline.triangulate.filtering import filter_pose3d
 
@@ -176,7 +176,8 @@ def _coverage(cams: Mapping[str, Pose2D], sync: Sync, used: np.ndarray) -> dict:
     out = {}
     for c, frames in zip(cams, contributed):
         entry = sync.cameras.get(c, {})
-        out[c] = {"covered_s": entry.get("covered_s"), "covered_share": entry.get("covered_share", 1.0),
+        share = entry.get("covered_share", 1.0)
+        out[c] = {"covered_s": entry.get("covered_s"), "covered_share": share, "short": share < FULL_COVERAGE,
                   "frames_pct": round(float(100.0 * frames.mean()), 2)}
     return out
 
@@ -185,9 +186,8 @@ def _warnings(info: dict, cams: Mapping[str, Pose2D], sync: Sync) -> list[str]:
     """What the report must say about this capture besides its tables: each a sentence naming the camera."""
     out = []
     for c, cov in info["coverage"].items():
-        share = cov["covered_share"]
-        if share is not None and share < 0.98:
-            span = cov["covered_s"] or []
+        if cov["short"]:
+            share, span = cov["covered_share"], cov["covered_s"] or []
             where = f"{_s(span[0])}-{_s(span[1])} s" if len(span) == 2 else "none"
             out.append(f"camera {c} filmed only {100 * share:.0f} % of the session ({where} of "
                        f"{_s(sync.t[0])}-{_s(sync.t[-1])} s); its missing stretch is a gap filled by the other cameras")

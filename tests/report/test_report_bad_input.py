@@ -37,8 +37,8 @@ def test_report_build_prints_no_xdg_runtime_dir_error(tmp_path):
 
 def test_capture_warnings_are_shown_escaped_and_tracking_is_not_rounded_up():
     info = {"cameras": ["cam0", "cam1"], "left_out": {}, "tracked_pct": 99.96,
-            "coverage": {"cam0": {"covered_s": [0.0, 9.9], "covered_share": 1.0, "frames_pct": 100.0},
-                         "cam1": {"covered_s": [0.0, 4.0], "covered_share": 0.4, "frames_pct": 40.0}},
+            "coverage": {"cam0": {"covered_s": [0.0, 9.9], "covered_share": 1.0, "short": False, "frames_pct": 100.0},
+                         "cam1": {"covered_s": [0.0, 4.0], "covered_share": 0.4, "short": True, "frames_pct": 40.0}},
             "warnings": ["camera cam1: video <script>alert(1)</script>.mp4 is truncated: 40 of its 100 stated frames decoded"]}
     html = capture_html(info, None)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;.mp4 is truncated" in html and "<script>" not in html

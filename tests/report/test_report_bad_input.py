@@ -44,3 +44,17 @@ def test_capture_warnings_are_shown_escaped_and_tracking_is_not_rounded_up():
     assert "&lt;script&gt;alert(1)&lt;/script&gt;.mp4 is truncated" in html and "<script>" not in html
     assert "landmarks tracked: <b>99.9 %</b>" in html and "100.0 %" not in html
     assert "<td>40 % (filmed 0.0-4.0 s only)</td>" in html and "<td>100 %</td>" in html
+
+
+def test_report_command_with_a_broken_config_names_file_and_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+    from pipeline.synthetic.report_session import write_sample_session
+
+    session = write_sample_session(tmp_path / "s", n_reps=1, seconds=4)
+    bad = tmp_path / "config.yaml"
+    bad.write_text("sessions:\n  s: {athlete: A\n")
+    res = CliRunner().invoke(app, ["report", str(session), "--config", str(bad), "--no-figures"])
+    assert res.exit_code == 2 and f"{bad}: not valid YAML: line 3" in res.output and "Traceback" not in res.output
+    assert not (session / "report").exists()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Iterator
@@ -38,6 +39,9 @@ def results_lock(results: str | Path) -> Iterator[int]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise ResultsLockedError(_held_message(results, path)) from None
+        except OSError as exc:  # a network filesystem without locks: say so, and run unguarded
+            print(f"warning: cannot lock {path} ({exc.strerror}); make sure no other hingecap run uses {results}",
+                  file=sys.stderr)
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()}\nsince {time.strftime('%Y-%m-%d %H:%M:%S')}\ncwd {os.getcwd()}\n".encode())
         yield fd

@@ -265,3 +265,16 @@ def test_targets_are_targets_not_config_files():
     args = get_argument_parser().parse_args(cmd[3:])
     assert args.targets == ["results/sessions/s1/pose3d.npz", "results/sessions/s2/sync.json"]
     assert [str(p) for p in args.configfile] == ["my.yaml"] and args.dryrun
+
+
+def test_a_filesystem_without_locks_is_said_not_fatal(tmp_path, monkeypatch, capsys):
+    import errno
+    import fcntl
+
+    def no_locks(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with results_lock(tmp_path / "results"):
+        pass
+    assert f"warning: cannot lock {tmp_path / 'results' / LOCK_NAME} (No locks available)" in capsys.readouterr().err

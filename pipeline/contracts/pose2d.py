@@ -5,8 +5,9 @@ pixel is 0, OpenCV's convention), NaN where missing; ``conf`` (F,33) float32
 (BlazePose's landmark visibility, 0 where missing); ``t`` (F,) float64 seconds
 on the camera's clock; ``fps``; ``size`` (w, h); ``t_source`` ("timestamps":
 one clock shared by the cameras, or "fps": frame index / fps); ``video`` and
-``model_complexity``. A frame without a person keeps its row, so frame i stays
-frame i.
+``model_complexity``; ``frames_stated`` and ``frames_decoded`` when the video's
+container promised more frames than could be decoded (a truncated file). A
+frame without a person keeps its row, so frame i stays frame i.
 """
 from __future__ import annotations
 
@@ -39,6 +40,13 @@ class Pose2D:
     video: str
     model_complexity: int | None
     path: Path | None = None
+    frames_stated: int | None = None  # the container's frame count, when more than decoded (truncated video)
+    frames_decoded: int | None = None
+
+    @property
+    def truncated(self) -> bool:
+        """The video stated more frames than could be decoded: its end is missing."""
+        return self.frames_stated is not None and self.frames_decoded is not None and self.frames_stated > self.frames_decoded
 
     @property
     def detection_rate(self) -> float:
@@ -58,8 +66,12 @@ def detection_rate(xy: np.ndarray) -> float:
 
 def write_pose2d(path: str | Path, xy: np.ndarray, conf: np.ndarray, t: np.ndarray, *, fps: float | None = None,
                  size: tuple[int, int] | None = None, t_source: str = "fps", video: str = "",
-                 model_complexity: int | None = None) -> Path:
-    """Write one camera's landmarks atomically; ``fps`` defaults to the rate of ``t``."""
+                 model_complexity: int | None = None, frames_stated: int | None = None) -> Path:
+    """Write one camera's landmarks atomically; ``fps`` defaults to the rate of ``t``.
+
+    ``frames_stated``: the frame count the video's container gave, stored
+    (with ``frames_decoded``) when it is more than the frames written.
+    """
     xy, conf, t = np.asarray(xy, np.float32), np.asarray(conf, np.float32), np.asarray(t, np.float64)
     _check_arrays(xy, conf, t, Path(path))
     if t_source not in T_SOURCES:
@@ -67,8 +79,11 @@ def write_pose2d(path: str | Path, xy: np.ndarray, conf: np.ndarray, t: np.ndarr
     extras = {"fps": np.float64(fps or frame_rate(t, "mean")), "t_source": np.array(t_source), "video": np.array(str(video))}
     if size is not None:
         extras["size"] = np.array(size, dtype=np.int32)
+        _check_size(extras["size"], Path(path))
     if model_complexity is not None:
         extras["model_complexity"] = np.int32(model_complexity)
+    if frames_stated is not None and frames_stated > len(t):
+        extras["frames_stated"], extras["frames_decoded"] = np.int64(frames_stated), np.int64(len(t))
     write_npz(path, xy=xy, conf=conf, t=t, **extras)
     return Path(path)
 
@@ -81,19 +96,36 @@ def read_pose2d(path: str | Path) -> Pose2D:
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
-    except (ValueError, OSError, EOFError) as exc:
+    except Exception as exc:  # noqa: BLE001 -- see NPZ_DAMAGE in pipeline/contracts
         raise ContractError(f"{path}: not a readable pose2d .npz file ({exc}); delete it and rerun the detection") from None
     missing = [k for k in ("xy", "conf", "t") if k not in data]
     if missing:
         raise ContractError(f"{path}: lacks {', '.join(missing)} (a pose2d file holds xy, conf and t)")
     xy, conf, t = data["xy"], data["conf"], data["t"]
     _check_arrays(xy, conf, t, path)
-    extra = lambda key, default=None: data[key].item() if key in data and data[key].ndim == 0 else default  # noqa: E731
-    size = tuple(int(v) for v in data["size"]) if "size" in data and data["size"].shape == (2,) else None
-    mc = extra("model_complexity")
+    size = _check_size(data["size"], path) if "size" in data else None
+    try:
+        fps = float(_scalar(data, "fps", 0.0) or 0.0)
+        mc = _scalar(data, "model_complexity")
+        mc = None if mc is None else int(mc)
+        stated, decoded = _scalar(data, "frames_stated"), _scalar(data, "frames_decoded")
+        stated, decoded = (None, None) if stated is None or decoded is None else (int(stated), int(decoded))
+    except (TypeError, ValueError) as exc:
+        raise ContractError(f"{path}: fps, model_complexity, frames_stated and frames_decoded must be numbers ({exc}); "
+                            "rerun the detection") from None
+    if not np.isfinite(fps) or fps < 0:
+        raise ContractError(f"{path}: fps is {fps}; it must be a positive frame rate (rerun the detection)")
+    t_source = str(_scalar(data, "t_source", "fps"))
+    if t_source not in T_SOURCES:
+        raise ContractError(f"{path}: t_source must be one of {T_SOURCES}, got {t_source!r}")
     return Pose2D(xy.astype(np.float32), conf.astype(np.float32), t.astype(np.float64),
-                  float(extra("fps", 0.0) or frame_rate(t, "mean")), size, str(extra("t_source", "fps")),
-                  str(extra("video", "")), None if mc is None else int(mc), path)
+                  fps or frame_rate(t, "mean"), size, t_source, str(_scalar(data, "video", "")), mc, path,
+                  stated, decoded)
+
+
+def _scalar(data: Mapping[str, np.ndarray], key: str, default=None):
+    """A 0-d entry of the file as a Python value (``default`` when absent or not 0-d)."""
+    return data[key].item() if key in data and data[key].ndim == 0 else default
 
 
 def read_pose2d_files(paths: Mapping[str, str | Path]) -> dict[str, Pose2D]:
@@ -120,3 +152,32 @@ def _check_arrays(xy: np.ndarray, conf: np.ndarray, t: np.ndarray, path: Path) -
     if xy.shape != (F, N_LANDMARKS, 2) or conf.shape != (F, N_LANDMARKS) or t.shape != (F,):
         raise ContractError(f"{path}: expected xy (F,{N_LANDMARKS},2), conf (F,{N_LANDMARKS}), t (F,) for one F; "
                             f"got xy {xy.shape}, conf {conf.shape}, t {t.shape}")
+    for name, a in (("xy", xy), ("conf", conf), ("t", t)):
+        if a.dtype.kind not in "fiu":
+            raise ContractError(f"{path}: {name} must hold numbers, got {a.dtype}; rerun the detection")
+    if F == 0:
+        raise ContractError(f"{path}: holds no frames; rerun the detection on a video with frames")
+    if np.isinf(xy).any():
+        raise ContractError(f"{path}: xy holds infinite pixel coordinates (missing landmarks are NaN); rerun the detection")
+    with np.errstate(invalid="ignore"):
+        bad = ~((conf >= 0) & (conf <= 1))  # NaN is out of range too
+    if bad.any():
+        f, lm = (int(i) for i in np.argwhere(bad)[0])
+        raise ContractError(f"{path}: conf must lie in [0, 1] (a probability), found {conf[f, lm]} at frame {f}, "
+                            f"landmark {lm} (range {np.nanmin(conf):g} to {np.nanmax(conf):g}"
+                            f"{'; a 0-100 scale? divide by 100' if np.nanmax(conf) > 1 else ''}); fix the file or rerun the detection")
+    if not np.isfinite(t).all():
+        raise ContractError(f"{path}: t holds NaN or infinite times at frame {int(np.flatnonzero(~np.isfinite(t))[0])}; "
+                            "every frame needs its time in seconds")
+    steps = np.diff(t)
+    if (steps <= 0).any():
+        i = int(np.flatnonzero(steps <= 0)[0])
+        raise ContractError(f"{path}: times go backward or repeat at frame {i + 1} ({t[i]:.6f} s -> {t[i + 1]:.6f} s); "
+                            "the timestamps do not belong to this video")
+
+
+def _check_size(size: np.ndarray, path: Path) -> tuple[int, int]:
+    size = np.asarray(size)
+    if size.shape != (2,) or size.dtype.kind not in "iuf" or not np.all(np.isfinite(size)) or np.any(size <= 0):
+        raise ContractError(f"{path}: size must be the image's (width, height) in pixels, got {size.tolist()}")
+    return int(size[0]), int(size[1])

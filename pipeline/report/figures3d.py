@@ -8,7 +8,10 @@ start-up (EGL context, Filament engine) costs far more than a frame.
 
 Headless machines: Open3D renders through EGL; without a display Mesa's
 surfaceless platform gives a software context, so EGL_PLATFORM is set before
-open3d is imported. Post-processing (tone mapping, SSAO, anti-aliasing) and
+open3d is imported. Mesa's EGL still probes for a Wayland compositor, and
+libwayland prints "error: XDG_RUNTIME_DIR is invalid or not set" on every
+report when that variable is missing (as in batch jobs and containers), so a
+private runtime folder is set when there is none. Post-processing (tone mapping, SSAO, anti-aliasing) and
 the sun light's shadows are switched off: with them a software frame takes
 seconds, without them tens of milliseconds.
 """
@@ -36,9 +39,24 @@ class RenderError(RuntimeError):
 def _o3d():
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("EGL_PLATFORM", "surfaceless")
+    _runtime_dir()
     import open3d as o3d
 
     return o3d
+
+
+def _runtime_dir() -> None:
+    """A private XDG_RUNTIME_DIR (mode 0700, removed at exit) when the environment has no usable one."""
+    current = os.environ.get("XDG_RUNTIME_DIR")
+    if current and os.path.isdir(current) and os.access(current, os.W_OK):
+        return
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="hingecap-runtime-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    os.environ["XDG_RUNTIME_DIR"] = folder
 
 
 def _view_cameras(points: np.ndarray, facing: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import html
+import logging
 import time
 import warnings
 from collections import Counter
@@ -26,6 +27,7 @@ from pipeline.common.atomic import write_text
 from pipeline.report.capture import capture_html
 from pipeline.report.session import Session, bottom_frames, load_session, rep_verdict, violation_mask
 
+log = logging.getLogger(__name__)
 ASSETS = Path(__file__).with_name("assets")
 VERDICT_LABEL = {"pass": "pass", "warn": "warn", "fail": "fail", "unreliable": "unreliable"}
 
@@ -118,6 +120,13 @@ def build_report(
     timings["page"] = time.perf_counter() - clock
     steps.update()
     steps.close()
+    log.info("session %s: %d frames, %d rep(s)%s; history: %s; figures: %s; capture warnings: %d; wrote %s (%s)",
+             session.name, session.n_frames, len(session.reps["reps"]),
+             f" (no reps: {session.reps['message']})" if session.reps.get("message") else "",
+             ", ".join(str(h.get("dir") if isinstance(h, Mapping) else h) for h in history) or "none",
+             "rendered" if figure_html and "Not rendered" not in figure_html else "not rendered" if figure_html else "off",
+             len(session.info.get("warnings") or []), index,
+             ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
     return index
 
 

@@ -18,7 +18,7 @@ rule report:
     params:
         session=lambda wildcards: session_dir(wildcards.session),
         meta=session_meta,
-        history=lambda wildcards, input: history_entries(input.history),
+        history=history_entries,
         figures=OPTIONS["figures"],
     run:
         run_stage("pipeline.report.html:build_report", log[0], params.session, params.meta,

@@ -78,10 +78,10 @@ def detect_video(video: str | Path, out: str | Path, *, model_complexity: int = 
     if rate == 0:
         msg = f"{video}: no person detected in any of its {F} frames; check that this camera sees the athlete"
         warnings.warn(msg, NoPersonWarning, stacklevel=2)  # stage logs capture warnings (pipeline.common.stage_log)
+    if silhouette is not None:  # before pose2d, whose appearance tells that the camera is done
+        write_silhouette(silhouette, masks, boxes, t, size=size)
     write_pose2d(out, xy, conf, t, fps=fps or None, size=size, t_source=t_source, video=video.name,
                  model_complexity=model_complexity, frames_stated=expected if truncated else None)
-    if silhouette is not None:
-        write_silhouette(silhouette, masks, boxes, t, size=size)
     took = time.perf_counter() - start
     log.info("%s: %d frames of %dx%d decoded%s, person detected in %.1f %% of them (BlazePose model %d); "
              "%.0f ms per frame; wrote %s", video.name, F, *size, f" of {expected} stated" if truncated else "",

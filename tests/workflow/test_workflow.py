@@ -182,12 +182,14 @@ def test_killed_run_resumes_without_redoing_finished_work(rendered, tmp_path):
            str(REPO / "workflow" / "profiles" / "local"), "--configfile", str(cfg), "-d", str(tmp_path),
            "--cores", "1", target]
     run = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    logs = tmp_path / "results" / "sessions" / "s1" / "logs"
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and len(list(pose2d.glob("[!.]*.npz"))) < 1:
+    # one core: the second camera's job starts once Snakemake has recorded the first as finished
+    while time.monotonic() < deadline and len(list(logs.glob("detect_*.log"))) < 2:
         time.sleep(0.05)
+    finished = {p.name: p.stat().st_mtime_ns for p in pose2d.glob("[!.]*.npz")}
     os.killpg(run.pid, signal.SIGKILL)  # as a power cut would: no clean-up
     run.wait()
-    finished = {p.name: p.stat().st_mtime_ns for p in pose2d.glob("[!.]*.npz")}
     assert 1 <= len(finished) < 4
     for name in finished:  # whatever has a final name is complete
         with np.load(pose2d / name) as z:

@@ -211,23 +211,29 @@ def report(
     import yaml
 
     from pipeline.report import build_report
+    from pipeline.report.evidence import config_footage
     from pipeline.report.progress import config_context
 
     meta: dict = {}
     past: list = []
+    footage: dict = {}
+    no_video = "no workflow config names this session, so its videos and calibration are unknown"
     cfg_path = config if config is not None else Path("config/config.yaml")
     try:
         if cfg_path.is_file():
             cfg = yaml.safe_load(cfg_path.read_text()) or {}
             if config is not None or session_dir.name in (cfg.get("sessions") or {}):
                 meta, past = config_context(cfg, session_dir.name, session_dir.parent.parent)
+                footage, no_video = config_footage(cfg, session_dir.name, session_dir.parent.parent)
         elif config is not None:
             raise FileNotFoundError(f"config file '{config}' does not exist")
         given = {"athlete": athlete, "exercise": exercise, "date": date, "load_kg": load_kg, "notes": notes}
         meta.update({k: v for k, v in given.items() if v is not None})
-        index = build_report(session_dir, meta, out, history=past + list(history), figures=figures)
+        index = build_report(session_dir, meta, out, history=past + list(history), figures=figures, **footage)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         _fail(exc)
+    if no_video:
+        typer.echo(f"no video panel: {no_video}")
     typer.echo(f"report written: {index}")
 
 

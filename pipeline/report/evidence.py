@@ -214,3 +214,26 @@ def stills(session: Session, footage: Footage) -> tuple[dict[tuple[int, str], St
              sum(len(v) for v in keys.values()), ", ".join(sorted({c for c, _ in groups})) or "no camera",
              time.perf_counter() - clock)
     return pictures, keys
+
+
+def config_footage(config: Mapping, session: str, results: str | Path | None = None) -> tuple[dict, str]:
+    """({"videos": ..., "calibration": ...}, "") for a session of the workflow config, or ({}, why not).
+
+    What ``hingecap report`` passes to build_report: the session's camera
+    videos (its ``videos`` folder, relative to the working directory as in the
+    workflow) and its room's calibration under ``results/rooms/``.
+    """
+    from pipeline.common.config import ConfigError, session_cameras
+
+    entry = (config.get("sessions") or {}).get(session)
+    if not entry:
+        return {}, f"session '{session}' is not in the config"
+    try:
+        videos = session_cameras(entry, key=f"sessions.{session}")
+    except (ConfigError, OSError, KeyError) as exc:
+        return {}, f"its videos cannot be found ({exc})"
+    root = Path(results if results is not None else config.get("results", "results"))
+    calibration = root / "rooms" / str(entry.get("room", "")) / "calibration.toml"
+    if not calibration.is_file():
+        return {}, f"the room's calibration '{calibration}' does not exist (the workflow's calibrate step writes it)"
+    return {"videos": videos, "calibration": calibration}, ""

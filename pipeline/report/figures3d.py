@@ -168,36 +168,46 @@ def render_in_child(frames: np.ndarray, violated: np.ndarray, facing: np.ndarray
     breaks any script without a ``__main__`` guard.
     """
     import os
+    import pickle
     import subprocess
     import sys
     import tempfile
 
-    from pipeline.common.atomic import write_npz
-
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=".figures.", suffix=".npz", dir=out)
-    os.close(fd)
-    write_npz(name, frames=np.asarray(frames, np.float32), violated=np.asarray(violated, np.uint8),
-              facing=np.asarray(facing, np.float64), numbers=np.asarray(numbers, np.int32))
+    err = tempfile.TemporaryFile()  # a file, not a pipe: a chatty renderer cannot fill it and stall
     root = str(Path(__file__).resolve().parents[2])  # the child imports this package as the parent does
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.report.figures3d", name, str(out)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    return ChildRender(proc, Path(name), out, list(numbers))
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.report.figures3d", str(out)], env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err)
+    job = pickle.dumps((np.asarray(frames, np.float32), np.asarray(violated, np.uint8), np.asarray(facing, np.float64),
+                        [int(n) for n in numbers]))
+    return ChildRender(proc, job, err, out, [int(n) for n in numbers])
 
 
 class ChildRender:
     """A figure-rendering process under way."""
 
-    def __init__(self, proc, inputs: Path, out: Path, numbers: list[int]) -> None:
-        self.proc, self.inputs, self.out, self.numbers = proc, inputs, out, numbers
+    def __init__(self, proc, job: bytes, err, out: Path, numbers: list[int]) -> None:
+        self.proc, self.job, self.err, self.out, self.numbers = proc, job, err, out, numbers
+        # Hand the job over now (a pipe holds 64 kB; a long session's job is larger) so it starts rendering.
+        import threading
+
+        self._feeder = threading.Thread(target=self._feed, daemon=True)
+        self._feeder.start()
+
+    def _feed(self) -> None:
+        try:
+            self.proc.stdin.write(self.job)
+            self.proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass  # the child died at start: result() reports why
 
     def result(self) -> list[dict[str, bytes]]:
-        try:
-            _, err = self.proc.communicate()
-        finally:
-            self.inputs.unlink(missing_ok=True)
+        self._feeder.join()
+        self.proc.wait()
+        self.err.seek(0)
+        err = self.err.read()
+        self.err.close()
         if self.proc.returncode != 0:
             lines = [ln for ln in err.decode("utf-8", "replace").splitlines() if ln.strip()]
             said = next((ln for ln in reversed(lines) if "Error" in ln), lines[-1] if lines else "no message")
@@ -221,11 +231,12 @@ def _write_png(path: Path, rgb: np.ndarray) -> None:
     write_bytes(path, png_bytes(rgb))
 
 
-if __name__ == "__main__":  # the report's renderer process (render_in_child): inputs.npz out_dir
+if __name__ == "__main__":  # the report's renderer process (render_in_child): the job on stdin, out_dir
+    import pickle
     import sys
 
-    with np.load(sys.argv[1]) as _data:
-        try:
-            render_pngs(_data["frames"], _data["violated"], _data["facing"], sys.argv[2], [int(n) for n in _data["numbers"]])
-        except RenderError as _exc:
-            sys.exit(f"RenderError: {_exc}")
+    _frames, _violated, _facing, _numbers = pickle.load(sys.stdin.buffer)
+    try:
+        render_pngs(_frames, _violated, _facing, sys.argv[1], _numbers)
+    except RenderError as _exc:
+        sys.exit(f"RenderError: {_exc}")

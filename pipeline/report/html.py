@@ -111,6 +111,8 @@ def build_report(
     if footage is not None:
         pictures, key_frames = evidence.stills(session, footage)
         video_data = evidence.video_payload(session, footage)
+    elif videos or proxies:
+        log.warning("no video panel: %s", no_video)  # videos were given: the coach expects them
     else:
         log.info("no video panel: %s", no_video)
     timings["video"] = time.perf_counter() - clock
@@ -148,7 +150,7 @@ def build_report(
     payload["video"] = video_data
     page = _page(session, meta, cue_words, replay.script_json(payload), figure_html, plot_uri,
                  progress_html + capture_html(session.info, session.sync),
-                 _video_html(footage, no_video, key_frames, session), pictures)
+                 _video_html(footage, no_video, key_frames, session), pictures if footage is not None else None)
     index = out / "index.html"
     write_text(index, page)
     timings["page"] = time.perf_counter() - clock
@@ -416,7 +418,7 @@ thresholds of the cues measured on a curve drawn (dashed: warn, solid: fail).</p
 <img class="plot" alt="hip and knee flexion, trunk inclination, spine angle and trunk length over time" src="{plot_uri}"></section>
 {progress_html}
 </main>
-<footer>Generated {e(generated)} by hingecap from pose3d.npz, kinematics.csv and reps.json of session {e(session.name)}.
+<footer>Generated {e(generated)} by hingecap from pose3d.npz, kinematics.csv and reps.json of session {e(session.name)}{", its camera videos (their proxies in video/ beside this page), pose2d, sync.json and the room's calibration" if pictures is not None else ""}.
 3D replay: three.js (MIT licence).</footer>
 <script type="application/json" id="replay-data">{replay_json}</script>
 <script>{_script(_three_js())}</script>

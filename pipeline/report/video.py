@@ -26,6 +26,7 @@ import numpy as np
 
 from calibration.camera import Camera, Rig
 from pipeline.common.atomic import atomic_path
+from pipeline.common.timebase import frame_rate
 from pipeline.report.replay import edge_side
 from pipeline.report.session import ALL_EDGES, FAIL, WARN
 
@@ -139,7 +140,8 @@ def camera_frames(t_ref: np.ndarray, t_cam: np.ndarray, offset_s: float = 0.0, d
         nearest = np.zeros(local.shape, np.int64)
     else:
         nearest = np.where(np.abs(local - t_cam[lo]) <= np.abs(t_cam[hi] - local), lo, hi)
-    half = 0.5 * (float(np.median(np.diff(t_cam))) if t_cam.size > 1 else 0.0) + 1e-9
+    rate = frame_rate(t_cam)
+    half = (0.5 / rate if rate > 0 else 0.0) + 1e-9
     outside = (local < t_cam[0] - half) | (local > t_cam[-1] + half)
     return np.where(outside, -1, nearest).astype(np.int32)
 
@@ -268,14 +270,29 @@ def jpeg_data_uri(image: np.ndarray, quality: int = 80) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buf.tobytes()).decode("ascii")
 
 
-def proxies_for(videos: Mapping[str, str | Path], folder: str | Path, *, height: int = PROXY_HEIGHT) -> dict[str, Proxy]:
-    """The proxy of each camera video in ``folder/{cam}.webm``, written unless one newer than its video is there."""
-    out = {}
-    for cam, video in videos.items():
+def proxies_for(videos: Mapping[str, str | Path], folder: str | Path, *, height: int = PROXY_HEIGHT,
+                workers: int = 2) -> dict[str, Proxy]:
+    """The proxy of each camera video in ``folder/{cam}.webm``, written unless one newer than its video is there.
+
+    Cameras are encoded side by side on ``workers`` threads (OpenCV decodes and
+    encodes without holding the GIL); a proxy is kept while it is newer than
+    its video, so rebuilding a report (new cues, a new session in the
+    athlete's history) does not encode the videos again.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(item):
+        cam, video = item
         video, target = Path(video), Path(folder) / f"{cam}{PROXY_SUFFIX}"
         if target.is_file() and video.is_file() and target.stat().st_mtime >= video.stat().st_mtime:
-            log.info("proxy %s is newer than %s: kept", target, video)
-            out[cam] = read_proxy(target)
-        else:
-            out[cam] = write_proxy(video, target, height=height)
-    return out
+            try:
+                proxy = read_proxy(target)
+                if proxy.size[1] == proxy_size(proxy.size, height)[1]:
+                    log.info("proxy %s is newer than %s: kept", target, video)
+                    return cam, proxy
+            except VideoInputError:
+                pass  # unreadable: written again below
+        return cam, write_proxy(video, target, height=height)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return dict(pool.map(one, videos.items()))

@@ -205,15 +205,36 @@ def draw_skeleton(image: np.ndarray, xy: np.ndarray, levels: np.ndarray | None =
     return image
 
 
-def read_frames(path: str | Path, frames: Iterable[int]) -> dict[int, np.ndarray]:
-    """BGR images of the requested frames of a video (by index; those it does not have are left out)."""
+def read_frames(path: str | Path, frames: Iterable[int], *, workers: int = 2) -> dict[int, np.ndarray]:
+    """BGR images of the requested frames of a video (by index; those it does not have are left out).
+
+    The frames are read in order, split into ``workers`` runs read side by
+    side, each with its own decoder (OpenCV seeks and decodes without holding
+    the GIL): a seek decodes from the previous key frame, which is most of
+    the cost.
+    """
     wanted = sorted({int(f) for f in frames if int(f) >= 0})
-    out: dict[int, np.ndarray] = {}
     if not wanted:
-        return out
-    cap = _open(Path(path))
+        return {}
+    path = Path(path)
+    _open(path).release()  # a missing or unreadable video is an error here, not in a worker
+    runs = [run for run in np.array_split(np.array(wanted), max(1, min(workers, len(wanted) // 8))) if len(run)]
+    if len(runs) == 1:
+        return _read_run(path, wanted)
+    from concurrent.futures import ThreadPoolExecutor
+
+    out: dict[int, np.ndarray] = {}
+    with ThreadPoolExecutor(max_workers=len(runs)) as pool:
+        for part in pool.map(lambda run: _read_run(path, [int(f) for f in run]), runs):
+            out.update(part)
+    return out
+
+
+def _read_run(path: Path, wanted: list[int]) -> dict[int, np.ndarray]:
+    out: dict[int, np.ndarray] = {}
+    cap = _open(path)
     try:
-        pos = 0
+        pos = 0  # the frame the next read returns
         for f in wanted:
             # A few frames ahead, decoding forward is cheaper than a seek (which decodes from the last key frame).
             if not 0 <= f - pos <= 4:

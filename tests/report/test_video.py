@@ -132,7 +132,17 @@ def test_proxy_is_a_webm_with_every_frame_downscaled(filmed, tmp_path):
     assert proxy.n_frames == int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
     assert sorted(p.name for p in proxy.path.parent.iterdir()) == ["cam0.webm"]  # no temporary file left
     # Frame k of the proxy is frame k of the video: at the fastest motion it matches that frame, not a neighbour.
-    frames = read_frames(src, range(proxy.n_frames))
+    frames = {}
+    while True:  # the video decoded start to end, independently of read_frames
+        ok, image = cap.read()
+        if not ok:
+            break
+        frames[len(frames)] = image
+    picked = read_frames(src, [0, 3, 50, 51, 52, 120, 7, len(frames) - 1, len(frames) + 5])
+    assert sorted(picked) == [0, 3, 7, 50, 51, 52, 120, len(frames) - 1]  # a frame past the end is left out
+    assert all(np.array_equal(picked[j], frames[j]) for j in picked)
+    many = read_frames(src, range(1, len(frames), 7))  # enough to be read by two decoders side by side
+    assert sorted(many) == list(range(1, len(frames), 7)) and all(np.array_equal(many[j], frames[j]) for j in many)
     small = {j: cv2.resize(img, (160, 120), interpolation=cv2.INTER_AREA).astype(int) for j, img in frames.items()}
     motion = np.array([np.abs(small[j + 1] - small[j]).mean() for j in range(len(small) - 1)])
     k = int(np.argmax(np.minimum(motion[:-1], motion[1:]))) + 1

@@ -177,20 +177,33 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, nargs="+", default=[1.0, 10.0])
     parser.add_argument("--baseline", default=BASELINE, help="git revision to compare with ('' for none)")
     parser.add_argument("--encode-all", action="store_true", help="draw and encode all 4 videos of long sessions too")
+    parser.add_argument("--workdir", type=Path, help="keep the sessions and proxies here, and reuse those already there")
     opts = parser.parse_args()
     rows, notes = [], []
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = opts.workdir or Path(scratch)
+        tmp.mkdir(parents=True, exist_ok=True)
         old = baseline_tree(opts.baseline, tmp) if opts.baseline else None
         if opts.baseline and old is None:
             notes.append(f"baseline {opts.baseline} not found (no git history here): no comparison")
         for minutes in opts.minutes:
             root = tmp / f"m{minutes:g}"
             clock = time.perf_counter()
-            args = make_session(root, minutes, 4 if opts.encode_all or minutes <= 1 else 1)
+            made = root / "session.json"
+            if made.is_file():
+                args = json.loads(made.read_text())
+            else:
+                args = make_session(root, minutes, 4 if opts.encode_all or minutes <= 1 else 1)
+                made.write_text(json.dumps(args))
             print(f"{minutes:g} min: session made in {time.perf_counter() - clock:.0f} s ({args['frames']} frames, {args['reps']} reps)")
             out = root / "sessions" / "bench" / "report"
-            proxies = measure("proxies", args, out)
+            encoded = root / "proxies.json"
+            if encoded.is_file():
+                proxies = json.loads(encoded.read_text())
+                notes.append(f"{minutes:g} min: proxies measured in an earlier run ({encoded})")
+            else:
+                proxies = measure("proxies", args, out)
+                encoded.write_text(json.dumps(proxies))
             print(f"  proxies {proxies['seconds']:.1f} s, {proxies['bytes'] / 1e6:.1f} MB")
             report = measure("report", args, out)
             print(f"  report {report['seconds']:.2f} s, {report['rss_mb']:.0f} MB (+ Open3D process {report['child_rss_mb']:.0f} MB)")

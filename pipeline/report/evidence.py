@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 PICTURE_WIDTH = 480   # a violation's picture
 KEY_FRAME_WIDTH = 200  # a rep's start and bottom, the panel's stand-in for the video
+STILLS_AT_ONCE = 24    # frames decoded and held at a time
 # The points the overlay needs: the ends of the drawn segments.
 OVERLAY_POINTS = sorted({i for edge in ALL_EDGES for i in edge})
 
@@ -74,7 +75,10 @@ def gather_footage(
         return None, "the report was built without the camera videos"
     if calibration is None:
         return None, "no calibration was given, so the skeleton cannot be drawn over the video"
-    rig = calibration if isinstance(calibration, Rig) else read_calibration(calibration)
+    try:
+        rig = calibration if isinstance(calibration, Rig) else read_calibration(calibration)
+    except (OSError, ValueError) as exc:
+        return None, f"the calibration '{calibration}' cannot be read ({exc})"
     left_out = set((session.info.get("left_out") or {}))
     used = [c for c in (session.info.get("cameras") or rig.names) if c not in left_out]
     shown = []
@@ -95,7 +99,11 @@ def gather_footage(
             log.warning("camera %s: no pose2d file %s, so its frame times are unknown; not shown", cam, path)
             shown.remove(cam)
             continue
-        times[cam] = read_pose2d(path).t
+        try:
+            times[cam] = read_pose2d(path).t
+        except ValueError as exc:  # a damaged pose2d costs that camera's video, not the report
+            log.warning("camera %s: %s; not shown", cam, exc)
+            shown.remove(cam)
     if not shown:
         return None, "the cameras' pose2d files (their frame times) are missing"
     try:
@@ -133,11 +141,13 @@ def video_payload(session: Session, footage: Footage) -> dict:
     cameras = []
     for cam in footage.rig:
         proxy = footage.proxies[cam.name]
-        xy = overlay_points(pts, cam, proxy.size)
+        # In blocks of frames: projecting takes several float64 copies of the points, 50 MB for 10 minutes at once.
+        xy = np.concatenate([to_int16(overlay_points(pts[i:i + 4096], cam, proxy.size))
+                             for i in range(0, max(len(pts), 1), 4096)]) if len(pts) else to_int16(np.zeros((0, len(OVERLAY_POINTS), 2)))
         cameras.append({
             "name": cam.name, "src": footage.src[cam.name], "width": proxy.size[0], "height": proxy.size[1],
             "fps": proxy.fps, "n_frames": proxy.n_frames, "score": round(footage.scores[cam.name], 3),
-            "frames": pack_series(footage.frames[cam.name]), "xy": pack_series(to_int16(xy)),
+            "frames": pack_series(footage.frames[cam.name]), "xy": pack_series(xy),
         })
     return {"best": footage.best, "points": OVERLAY_POINTS, "missing": MISSING, "cameras": cameras}
 
@@ -155,7 +165,8 @@ def _camera_at(footage: Footage, frame: int) -> str | None:
     return next((c for c in footage.ranked() if footage.frames[c][frame] >= 0), None)
 
 
-def stills(session: Session, footage: Footage) -> tuple[dict[tuple[int, str], Still], dict[int, dict[str, Still]]]:
+def stills(session: Session, footage: Footage, mask: np.ndarray | None = None,
+           ) -> tuple[dict[tuple[int, str], Still], dict[int, dict[str, Still]]]:
     """Each flagged cell's picture {(rep, cue): Still} and each rep's key frames {rep: {"start", "bottom"}}.
 
     A picture is the cue's first violating frame (the rep's bottom when the
@@ -166,7 +177,7 @@ def stills(session: Session, footage: Footage) -> tuple[dict[tuple[int, str], St
     interval, small frames).
     """
     clock = time.perf_counter()
-    mask = violation_mask(session)
+    mask = violation_mask(session) if mask is None else mask
     last = session.n_frames - 1
     wanted: dict[tuple, int] = {}  # ("cell", rep, cue) or ("key", rep, "start"|"bottom") -> timeline frame
     for rep in session.reps["reps"]:
@@ -187,33 +198,42 @@ def stills(session: Session, footage: Footage) -> tuple[dict[tuple[int, str], St
     for (cam, original), items in groups.items():
         camera = footage.rig[cam]
         path = footage.sources[cam] if original else footage.proxies[cam].path
-        try:
-            images = read_frames(path, [footage.frames[cam][f] for f in items.values()])
-        except VideoInputError as exc:
-            log.warning("camera %s: %s; no pictures from it", cam, exc)
-            continue
-        for key, frame in items.items():
-            vf = int(footage.frames[cam][frame])
-            if vf not in images:
-                log.warning("camera %s: frame %d of %s could not be read; no picture for %s", cam, vf, path, key[1:])
-                continue
-            image = images[vf]
-            size = (image.shape[1], image.shape[0])
-            xy = np.full((session.points.shape[1], 2), np.nan)
-            xy[OVERLAY_POINTS] = overlay_points(session.points[frame, OVERLAY_POINTS], camera, size)
-            box = athlete_box(xy, size)
-            image, scale = crop_to_width(image, box, PICTURE_WIDTH if key[0] == "cell" else KEY_FRAME_WIDTH)
-            xy = (xy - np.array(box[:2], np.float64)) * scale
-            draw_skeleton(image, xy, mask[frame], width=max(1.5, image.shape[1] / 200))
-            still = Still(jpeg_data_uri(image, 80), cam, frame, vf)
-            if key[0] == "cell":
-                pictures[(key[1], key[2])] = still
-            else:
-                keys.setdefault(key[1], {})[key[2]] = still
+        ordered = sorted(items.items(), key=lambda kv: kv[1])
+        # A few dozen frames at a time: a long session's key frames, or full-HD originals, would not fit at once.
+        for chunk in (ordered[i:i + STILLS_AT_ONCE] for i in range(0, len(ordered), STILLS_AT_ONCE)):
+            try:
+                images = read_frames(path, [footage.frames[cam][f] for _, f in chunk])
+            except VideoInputError as exc:
+                log.warning("camera %s: %s; no pictures from it", cam, exc)
+                break
+            _draw_stills(session, camera, footage.frames[cam], chunk, images, mask, path, pictures, keys)
     log.info("stills: %d violation pictures, %d key frames from %s in %.2f s", len(pictures),
              sum(len(v) for v in keys.values()), ", ".join(sorted({c for c, _ in groups})) or "no camera",
              time.perf_counter() - clock)
     return pictures, keys
+
+
+def _draw_stills(session, camera, video_frames, chunk, images, mask, path, pictures, keys) -> None:
+    """Cut, draw and encode the stills of ``chunk`` [(key, timeline frame)] from the decoded ``images``."""
+    cam = camera.name
+    for key, frame in chunk:
+        vf = int(video_frames[frame])
+        if vf not in images:
+            log.warning("camera %s: frame %d of %s could not be read; no picture for %s", cam, vf, path, key[1:])
+            continue
+        image = images[vf]
+        size = (image.shape[1], image.shape[0])
+        xy = np.full((session.points.shape[1], 2), np.nan)
+        xy[OVERLAY_POINTS] = overlay_points(session.points[frame, OVERLAY_POINTS], camera, size)
+        box = athlete_box(xy, size)
+        image, scale = crop_to_width(image, box, PICTURE_WIDTH if key[0] == "cell" else KEY_FRAME_WIDTH)
+        xy = (xy - np.array(box[:2], np.float64)) * scale
+        draw_skeleton(image, xy, mask[frame], width=max(1.5, image.shape[1] / 200))
+        still = Still(jpeg_data_uri(image, 80), cam, frame, vf)
+        if key[0] == "cell":
+            pictures[(key[1], key[2])] = still
+        else:
+            keys.setdefault(key[1], {})[key[2]] = still
 
 
 def config_footage(config: Mapping, session: str, results: str | Path | None = None) -> tuple[dict, str]:

@@ -202,6 +202,11 @@ class ChildRender:
         except (BrokenPipeError, OSError):
             pass  # the child died at start: result() reports why
 
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        self.err.close()
+
     def result(self) -> list[dict[str, bytes]]:
         self._feeder.join()
         self.proc.wait()

@@ -104,29 +104,34 @@ def build_report(
             figure_error = f"the renderer process could not start ({exc})"
     timings["figures_start"] = time.perf_counter() - clock
 
-    clock = time.perf_counter()
-    footage, no_video = evidence.gather_footage(session, out, videos=videos, proxies=proxies, calibration=calibration,
-                                                pose2d=pose2d)
-    pictures, key_frames, video_data = {}, {}, None
-    if footage is not None:
-        pictures, key_frames = evidence.stills(session, footage)
-        video_data = evidence.video_payload(session, footage)
-    elif videos or proxies:
-        log.warning("no video panel: %s", no_video)  # videos were given: the coach expects them
-    else:
-        log.info("no video panel: %s", no_video)
-    timings["video"] = time.perf_counter() - clock
-    steps.update()
+    try:
+        clock = time.perf_counter()
+        footage, no_video = evidence.gather_footage(session, out, videos=videos, proxies=proxies, calibration=calibration,
+                                                    pose2d=pose2d)
+        pictures, key_frames, video_data = {}, {}, None
+        if footage is not None:
+            pictures, key_frames = evidence.stills(session, footage, mask)
+            video_data = evidence.video_payload(session, footage)
+        elif videos or proxies:
+            log.warning("no video panel: %s", no_video)  # videos were given: the coach expects them
+        else:
+            log.info("no video panel: %s", no_video)
+        timings["video"] = time.perf_counter() - clock
+        steps.update()
 
-    clock = time.perf_counter()
-    plot_uri = _data_uri("image/svg+xml", plots.session_plot_svg(session))
-    history = list(history)
-    progress_html = ""
-    if history:
-        table = progress.history_table(session.dir, meta, history)
-        progress_html = _progress_html(table, _data_uri("image/svg+xml", progress.progress_plot_svg(table)))
-    timings["plots"] = time.perf_counter() - clock
-    steps.update()
+        clock = time.perf_counter()
+        plot_uri = _data_uri("image/svg+xml", plots.session_plot_svg(session))
+        history = list(history)
+        progress_html = ""
+        if history:
+            table = progress.history_table(session.dir, meta, history)
+            progress_html = _progress_html(table, _data_uri("image/svg+xml", progress.progress_plot_svg(table)))
+        timings["plots"] = time.perf_counter() - clock
+        steps.update()
+    except BaseException:
+        if render is not None:
+            render.kill()  # the page is not being written: its figures are not needed
+        raise
 
     clock = time.perf_counter()
     images: dict[int, dict[str, bytes]] = {}

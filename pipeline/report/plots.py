@@ -101,10 +101,12 @@ def session_plot_svg(session: Session) -> bytes:
 
     t = session.kin["t"].to_numpy(float)
     lines = threshold_lines(session.reps, session.kin)
-    fig, axes = plt.subplots(len(PANELS), 1, figsize=(10, 2.1 * len(PANELS)), sharex=True, constrained_layout=True)
+    # Fixed margins: constrained layout measures every text on the figure, seconds for a long session's labels.
+    fig, axes = plt.subplots(len(PANELS), 1, figsize=(10, 2.1 * len(PANELS)), sharex=True)
+    fig.subplots_adjust(left=0.07, right=0.985, top=0.965, bottom=0.06, hspace=0.32)
     with plt.rc_context({"svg.fonttype": "none"}):
-        for ax, (title, unit, series) in zip(axes, PANELS):
-            _shade_reps(ax, session, t)
+        for i, (ax, (title, unit, series)) in enumerate(zip(axes, PANELS)):
+            _shade_reps(ax, session, t, numbers=i == 0)
             for col, label, colour in series:
                 ax.plot(*decimate(t, session.kin[col].to_numpy(float)), color=colour, lw=1.4, label=label)
                 for value, level, cue in lines.get(col, []):
@@ -126,7 +128,7 @@ def session_plot_svg(session: Session) -> bytes:
     return buf.getvalue()
 
 
-def _shade_reps(ax, session: Session, t: np.ndarray) -> None:
+def _shade_reps(ax, session: Session, t: np.ndarray, numbers: bool = True) -> None:
     reps = session.reps["reps"]
     if not reps:
         return
@@ -141,7 +143,7 @@ def _shade_reps(ax, session: Session, t: np.ndarray) -> None:
                            facecolors=colour, alpha=0.7, lw=0)
     ax.vlines(t[at[:, 1]], 0, 1, transform=band, colors="#9aa5b1", lw=0.6, linestyles=":")
     step = int(np.ceil(len(reps) / MAX_REP_LABELS))
-    for rep, (_, b, _) in list(zip(reps, at))[::step]:
+    for rep, (_, b, _) in list(zip(reps, at))[::step] if numbers else ():
         ax.annotate(str(rep["index"]), (t[b], 1.0), xycoords=("data", "axes fraction"), fontsize=7,
                     ha="center", va="top", color="#555")
 

@@ -233,3 +233,28 @@ def test_cli_report_takes_the_videos_and_calibration_from_the_config(filmed, tmp
     res = CliRunner().invoke(app, ["report", str(filmed.dir), "--config", str(path), "--no-figures", "--out", str(tmp_path / "r2")])
     assert res.exit_code == 0, res.output
     assert "no video panel: the room's calibration" in res.output and "elsewhere" in res.output
+
+
+def test_a_borderline_verdict_gets_its_picture_in_amber(filmed, tmp_path):
+    s = load_session(filmed.dir)
+    for rep in s.reps["reps"]:
+        for cue in rep["cues"]:
+            if cue["verdict"] == "fail":
+                cue["verdict"] = "borderline"  # the planned name of a value within its uncertainty of the threshold
+    footage, _ = gather_footage(s, tmp_path, videos=filmed.videos, calibration=filmed.calibration)
+    pictures, _ = stills(s, footage)
+    assert pictures
+    for still in pictures.values():
+        img = _decode(still.uri)
+        amber = (img[..., 2] > 200) & (img[..., 1] > 130) & (img[..., 1] < 190) & (img[..., 0] < 70)
+        assert amber.sum() > 150 and _red(img).sum() < 20
+
+
+def test_a_damaged_pose2d_file_costs_its_camera_not_the_report(filmed, tmp_path):
+    import shutil
+
+    d = tmp_path / "session"
+    shutil.copytree(filmed.dir, d, ignore=shutil.ignore_patterns("report"))
+    (d / "pose2d" / "cam1.npz").write_bytes(b"not a numpy file")
+    page = build_report(d, {}, figures=False, videos=filmed.videos, calibration=filmed.calibration).read_text()
+    assert '<option value="cam0" selected>cam0 (most side-on)</option>' in page and 'value="cam1"' not in page

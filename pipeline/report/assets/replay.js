@@ -266,8 +266,15 @@
     new ResizeObserver(function () { draw(state.frame); }).observe(box);
     choose(V.best);
     return {
-      // The replay moved to frame f (fromVideo: because the video presented it).
-      show: function (f, fromVideo) { if (!fromVideo && !(playing && hasVFC)) seek(f); draw(f); },
+      // The replay moved to frame f (fromVideo: because the video presented it). Paused, the video seeks to
+      // it; playing on the replay's clock, the video is pulled back only when it drifts by 3 frames.
+      show: function (f, fromVideo) {
+        draw(f);
+        if (fromVideo || failed || !cam) return;
+        if (!playing) { seek(f); return; }
+        var t = time(f);
+        if (t !== null && Math.abs(video.currentTime - t) > 3 / cam.info.fps) video.currentTime = t;
+      },
       play: function (on) {
         if (failed) return;
         playing = on;
@@ -275,12 +282,6 @@
         else { video.pause(); seek(state.frame); }
       },
       drives: function () { return playing && hasVFC && !failed && cam.frames[state.frame] >= 0; },
-      // Without frame callbacks the replay's clock drives: pull the video back when it drifts.
-      follow: function (f) {
-        if (!playing || hasVFC || failed) return;
-        var t = time(f);
-        if (t !== null && Math.abs(video.currentTime - t) > 3 / cam.info.fps) video.currentTime = t;
-      },
       speed: function (x) { video.playbackRate = x; },
       api: {
         camera: function () { return cam.info.name; }, choose: function (name) { select.value = name; choose(name); },
@@ -394,7 +395,6 @@
       if (state.acc >= 1) {
         var step = Math.floor(state.acc); state.acc -= step;
         if (state.frame + step >= N - 1) { setFrame(N - 1); setPlaying(false); } else setFrame(state.frame + step);
-        if (vid) vid.follow(state.frame);
       }
     }
     last = now;

@@ -14,6 +14,7 @@ import base64
 import html
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 import warnings
 from collections import Counter
 from datetime import datetime, timezone
@@ -23,7 +24,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 from tqdm import tqdm
 
-from pipeline.common.atomic import write_text
+from pipeline.common.atomic import atomic_path
 from pipeline.report.capture import capture_html
 from pipeline.report.session import FLAGGED, Session, bottom_frames, load_session, rep_verdict, violation_mask
 
@@ -104,13 +105,15 @@ def build_report(
             figure_error = f"the renderer process could not start ({exc})"
     timings["figures_start"] = time.perf_counter() - clock
 
+    # The stills (decoding video) run on a thread beside the plots (matplotlib): OpenCV lets go of the GIL.
+    pool = ThreadPoolExecutor(max_workers=1)
     try:
         clock = time.perf_counter()
         footage, no_video = evidence.gather_footage(session, out, videos=videos, proxies=proxies, calibration=calibration,
                                                     pose2d=pose2d)
-        pictures, key_frames, video_data = {}, {}, None
+        stills_job, video_data = None, None
         if footage is not None:
-            pictures, key_frames = evidence.stills(session, footage, mask)
+            stills_job = pool.submit(evidence.stills, session, footage, mask)
             video_data = evidence.video_payload(session, footage)
         elif videos or proxies:
             log.warning("no video panel: %s", no_video)  # videos were given: the coach expects them
@@ -128,10 +131,16 @@ def build_report(
             progress_html = _progress_html(table, _data_uri("image/svg+xml", progress.progress_plot_svg(table)))
         timings["plots"] = time.perf_counter() - clock
         steps.update()
+
+        clock = time.perf_counter()
+        pictures, key_frames = stills_job.result() if stills_job is not None else ({}, {})
+        timings["stills_wait"] = time.perf_counter() - clock
     except BaseException:
         if render is not None:
             render.kill()  # the page is not being written: its figures are not needed
         raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
     clock = time.perf_counter()
     images: dict[int, dict[str, bytes]] = {}
@@ -153,15 +162,16 @@ def build_report(
     payload = replay.replay_payload(session, cue_words)
     payload["facing"] = session.facing.tolist()
     payload["video"] = video_data
-    page = _page(session, meta, cue_words, replay.script_json(payload), figure_html, plot_uri,
-                 progress_html + capture_html(session.info, session.sync),
-                 _video_html(footage, no_video, key_frames, session), pictures if footage is not None else None)
+    parts = _page(session, meta, cue_words, replay.script_json(payload), figure_html, plot_uri,
+                  progress_html + capture_html(session.info, session.sync),
+                  _video_html(footage, no_video, key_frames, session), pictures if footage is not None else None)
     index = out / "index.html"
-    write_text(index, page)
+    with atomic_path(index) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        fh.writelines(parts)
     timings["page"] = time.perf_counter() - clock
     steps.update()
     steps.close()
-    log.info("wrote %s (%.2f MB) in %.2f s: %s", index, len(page.encode()) / 1e6, time.perf_counter() - started,
+    log.info("wrote %s (%.2f MB) in %.2f s: %s", index, index.stat().st_size / 1e6, time.perf_counter() - started,
              ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()))
     return index
 
@@ -396,7 +406,8 @@ def _replay_html(video_html: str) -> str:
 
 
 def _page(session: Session, meta: Mapping[str, Any], cue_words: dict[str, str], replay_json: str,
-          figure_html: str, plot_uri: str, progress_html: str, video_html: str, pictures: Mapping) -> str:
+          figure_html: str, plot_uri: str, progress_html: str, video_html: str, pictures: Mapping) -> list[str]:
+    """The page as its parts in order: written one after another, a long session's page is never copied whole."""
     athlete = meta.get("athlete") or "Athlete"
     exercise = meta.get("exercise") or session.reps.get("exercise") or ""
     date = meta.get("date") or ""
@@ -405,7 +416,7 @@ def _page(session: Session, meta: Mapping[str, Any], cue_words: dict[str, str], 
     sub = " · ".join(e(x) for x in (exercise, date, f"session {session.name}") if x)
     notes_html = f'<section id="notes"><h2>Notes</h2><p class="notes">{e(notes)}</p></section>' if notes else ""
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return f"""<!doctype html>
+    return [f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Hinge report · {e(athlete)} · {e(session.name)}</title>
 <style>{_asset("report.css")}</style></head>
@@ -415,18 +426,18 @@ def _page(session: Session, meta: Mapping[str, Any], cue_words: dict[str, str], 
 <main>
 {_summary_cards(session, meta, cue_words)}
 {notes_html}
-{_replay_html(video_html)}
+""", _replay_html(video_html), f"""
 {_rep_table(session, cue_words, pictures)}
-{figure_html}
+""", figure_html, f"""
 <section id="plots"><h2>Kinematics over time</h2><p class="lead">Reps shaded (red: a cue was violated), bottoms dotted;
 thresholds of the cues measured on a curve drawn (dashed: warn, solid: fail).</p>
-<img class="plot" alt="hip and knee flexion, trunk inclination, spine angle and trunk length over time" src="{plot_uri}"></section>
-{progress_html}
+<img class="plot" alt="hip and knee flexion, trunk inclination, spine angle and trunk length over time" src=\"""", plot_uri, f"""\"></section>
+""", progress_html, f"""
 </main>
 <footer>Generated {e(generated)} by hingecap from pose3d.npz, kinematics.csv and reps.json of session {e(session.name)}{", its camera videos (their proxies in video/ beside this page), pose2d, sync.json and the room's calibration" if pictures is not None else ""}.
 3D replay: three.js (MIT licence).</footer>
-<script type="application/json" id="replay-data">{replay_json}</script>
-<script>{_script(_three_js())}</script>
+<script type="application/json" id="replay-data">""", replay_json, f"""</script>
+<script>""", _script(_three_js()), f"""</script>
 <script>{_script(_asset("replay.js"))}</script>
 </body></html>
-"""
+"""]

@@ -27,10 +27,13 @@ TRAJECTORIES = {"head": SPINE_IDX["head"], "upper back": SPINE_IDX["upper_back"]
 
 def to_int16(values: np.ndarray, scale: float = 1.0) -> np.ndarray:
     """``values * scale`` rounded to int16; NaN and what int16 cannot hold become MISSING."""
-    v = np.round(np.asarray(values, np.float64) * scale)
+    # float32 holds every integer int16 can: no need for float64 copies of a long session's points.
+    v = np.multiply(np.asarray(values, np.float32), np.float32(scale), dtype=np.float32)
+    np.rint(v, out=v)
     with np.errstate(invalid="ignore"):
-        bad = ~np.isfinite(v) | (np.abs(v) > 32767)
-    return np.where(bad, MISSING, v).astype("<i2")
+        bad = ~(np.abs(v) <= 32767)  # NaN compares False
+    v[bad] = MISSING  # before the cast: NaN has no integer
+    return v.astype("<i2")
 
 
 def pack_series(values: np.ndarray) -> str:
@@ -39,9 +42,10 @@ def pack_series(values: np.ndarray) -> str:
     dtype = {np.dtype("int16"): "<i2", np.dtype("int32"): "<i4"}.get(values.dtype.newbyteorder("="))
     if dtype is None:
         raise ValueError(f"pack_series packs int16 or int32 series, got {values.dtype}")
-    flat = values.reshape(len(values), -1).astype(np.int64)
-    # Differences wrap like the browser's typed arrays do when it sums them back: exact for any values.
-    delta = np.diff(flat, axis=0, prepend=np.zeros((1, flat.shape[1]), np.int64)).astype(dtype)
+    flat = values.reshape(len(values), -1).astype(dtype, copy=False)
+    # Differences in the series' own integer type wrap, exactly as the browser's typed arrays do when it
+    # sums them back: exact for any values, and no wider copy of a long series.
+    delta = np.diff(flat, axis=0, prepend=np.zeros((1, flat.shape[1]), dtype))
     return base64.b64encode(zlib.compress(delta.tobytes(), 6)).decode("ascii")
 
 

@@ -205,7 +205,7 @@ def draw_skeleton(image: np.ndarray, xy: np.ndarray, levels: np.ndarray | None =
     return image
 
 
-def read_frames(path: str | Path, frames: Iterable[int], *, workers: int = 2) -> dict[int, np.ndarray]:
+def read_frames(path: str | Path, frames: Iterable[int], *, workers: int = 1) -> dict[int, np.ndarray]:
     """BGR images of the requested frames of a video (by index; those it does not have are left out).
 
     The frames are read in order, split into ``workers`` runs read side by

@@ -199,7 +199,7 @@
 
     function say(text) { note.textContent = text; }
     function choose(name) {
-      cam = cams[name] || cams[V.best]; failed = false;
+      cam = cams[name] || cams[V.best]; failed = false; box.hidden = false; keyFrames.hidden = true;
       panel.setAttribute("data-state", "loading"); panel.setAttribute("data-camera", cam.info.name);
       box.style.aspectRatio = cam.info.width + " / " + cam.info.height;
       say("");

@@ -141,8 +141,12 @@ def _measure(kind: str, args: dict, out: str) -> dict:
         result["bytes"] = index.stat().st_size
         result["timings"] = timings
     result["seconds"] = time.perf_counter() - clock
-    result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    result["child_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    result["rss_mb"] = own.ru_maxrss / 1024
+    result["child_rss_mb"] = children.ru_maxrss / 1024
+    # CPU seconds (this process's imports included): what a shared machine's load does not inflate.
+    result["cpu_s"] = own.ru_utime + own.ru_stime
+    result["child_cpu_s"] = children.ru_utime + children.ru_stime
     return result
 
 
@@ -215,13 +219,16 @@ def main() -> None:
     def ratio(new, old_value):
         return f" ({new / old_value:.2f}×)" if old_value else ""
 
-    lines = ["| session | report (s) | main process peak (MB) | Open3D process peak (MB) | page (MB) | proxies: 4 cameras (s / MB) | proxy ms per camera-frame |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| session | report (s) | CPU (s): report + Open3D process | main process peak (MB) | Open3D process peak (MB) "
+             "| page (MB) | proxies: 4 cameras (s / MB) | proxy ms per camera-frame |",
+             "|---|---|---|---|---|---|---|---|"]
     for minutes, args, proxies, report, base in rows:
         b = base or {}
+        cpu = report.get("cpu_s", 0) + report.get("child_cpu_s", 0)
         lines.append(
             f"| {minutes:g} min ({args['frames']} frames, {args['reps']} reps) "
             f"| **{report['seconds']:.2f}**{ratio(report['seconds'], b.get('seconds'))} "
+            f"| {report.get('cpu_s', 0):.1f} + {report.get('child_cpu_s', 0):.1f}{ratio(cpu, b.get('cpu_s'))} "
             f"| **{report['rss_mb']:.0f}**{ratio(report['rss_mb'], b.get('rss_mb'))} "
             f"| {report['child_rss_mb']:.0f} "
             f"| **{report['bytes'] / 1e6:.2f}**{ratio(report['bytes'], b.get('bytes'))} "
@@ -229,8 +236,8 @@ def main() -> None:
             f"{'' if proxies['cameras'] == 4 else ' (4 × camera 0)'} "
             f"| {1000 * proxies['seconds'] / proxies['frames'] * min(2, proxies['cameras']):.1f} |")
         if base:
-            lines.append(f"| {minutes:g} min, baseline {opts.baseline} (no video) | {base['seconds']:.2f} | {base['rss_mb']:.0f} | "
-                         f"(in process) | {base['bytes'] / 1e6:.2f} | – | – |")
+            lines.append(f"| {minutes:g} min, baseline {opts.baseline} (no video) | {base['seconds']:.2f} | {base.get('cpu_s', 0):.1f} "
+                         f"| {base['rss_mb']:.0f} | (in process) | {base['bytes'] / 1e6:.2f} | – | – |")
     parts = "\n".join(f"- {minutes:g} min: " + ", ".join(f"{k} {v:.2f} s" for k, v in report["timings"].items())
                       for minutes, _, _, report, _ in rows)
     longest = rows[-1]
@@ -250,6 +257,8 @@ it is thread time.
 {chr(10).join(lines)}
 
 Budget (10-minute session, proxies aside): {BUDGET_S:.0f} s and {BUDGET_MB:.0f} MB. {verdict}
+On two free cores the report takes at least half its CPU seconds (the stills, the plots and the Open3D process run
+side by side).
 Load average while measuring: {", ".join(f"{x:.1f}" for x in os.getloadavg())} (1, 5, 15 min) on this 2-core machine shared with
 other jobs: wall times are inflated accordingly, and the ratios against the baseline (measured alongside) are the steadier figure.
 

@@ -334,7 +334,8 @@ def _figures_html(session: Session, figure_reps: list[int], images: Mapping[int,
                        f'<figcaption>3D, {v}</figcaption></figure>' for v in ("side", "front") if v in views)
         cards.append(f'<div class="fig-card r-{e(verdict)}"><div class="fig-head"><a class="jump" href="#frame={int(rep["bottom"])}" '
                      f'data-frame="{int(rep["bottom"])}">Rep {index}</a> <span class="badge b-{e(verdict)}">{e(verdict)}</span>'
-                     f'<span class="fig-cues">{caption}</span></div><div class="views">{"".join(pics)}{figs}</div></div>')
+                     f'<span class="fig-cues">{caption}</span></div><div class="views">{"".join(pics)}'
+                     f'{f"<div class=views3d>{figs}</div>" if figs else ""}</div></div>')
     note = f'<p class="lead">3D figures not rendered: {e(figure_error)}</p>' if figure_error else ""
     return (f'<section id="figures"><h2>Reps to review</h2><p class="lead">Every rep with a violated or borderline cue: '
             f'the video frame where each cue is first broken, from the camera that sees the athlete most side-on, and the '

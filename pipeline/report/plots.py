@@ -119,7 +119,9 @@ def session_plot_svg(session: Session) -> bytes:
             ax.grid(alpha=0.25)
             ax.spines[["top", "right"]].set_visible(False)
             if len(series) > 1:
-                ax.legend(loc="upper left", fontsize=8, frameon=False, ncol=len(series))
+                # above the panel, right: inside it would cover the curves and the rep numbers
+                ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False, ncol=len(series),
+                          borderaxespad=0.1)
         axes[-1].set_xlabel("time (s)")
         axes[-1].set_xlim(t[0], t[-1])
         buf = io.BytesIO()

@@ -229,3 +229,19 @@ def test_page_is_built_without_figures_when_open3d_cannot_render(session_dir, tm
         assert "Open3D could not open an offscreen renderer (no EGL)" in page
     assert len(re.findall(r'<tr data-start=', page)) == 4
     assert 'class="view"' not in page
+
+
+def test_long_series_are_plotted_per_pixel_column_with_their_peaks_and_gaps():
+    from pipeline.report.plots import PLOT_COLUMNS, decimate
+
+    t = np.arange(18000) / 30.0
+    y = np.sin(t)
+    y[4000:4300] = np.nan  # ten seconds untracked
+    y[12345], y[12346] = 170.0, -90.0  # a one-frame spike each way
+    tt, yy = decimate(t, y)
+    assert len(tt) == 2 * PLOT_COLUMNS and np.all(np.diff(tt) >= 0)
+    assert np.nanmax(yy) == 170.0 and np.nanmin(yy) == -90.0
+    gap = (tt > 4010 / 30) & (tt < 4290 / 30)
+    assert gap.any() and np.isnan(yy[gap]).all()
+    short = np.arange(100.0)
+    assert len(decimate(short, short)[0]) == 100  # a short series is drawn as it is

@@ -231,10 +231,13 @@ def report(
     """Build the session's self-contained HTML report (replay, rep table, figures, plots, progress)."""
     from pipeline.common.config import ConfigError, read_yaml
     from pipeline.report import build_report
+    from pipeline.report.evidence import config_footage
     from pipeline.report.progress import config_context
 
     meta: dict = {}
     past: list = []
+    footage: dict = {}
+    no_video = "no workflow config names this session, so its videos and calibration are unknown"
     cfg_path = config if config is not None else Path("config/config.yaml")
     try:
         if cfg_path.is_file():
@@ -243,13 +246,16 @@ def report(
                 raise ConfigError(f"{cfg_path}: a config file holds a mapping (rooms:, sessions:, options:)")
             if config is not None or session_dir.name in (cfg.get("sessions") or {}):
                 meta, past = config_context(cfg, session_dir.name, session_dir.parent.parent)
+                footage, no_video = config_footage(cfg, session_dir.name, session_dir.parent.parent)
         elif config is not None:
             raise FileNotFoundError(f"config file '{config}' does not exist")
         given = {"athlete": athlete, "exercise": exercise, "date": date, "load_kg": load_kg, "notes": notes}
         meta.update({k: v for k, v in given.items() if v is not None})
-        index = build_report(session_dir, meta, out, history=past + list(history), figures=figures)
+        index = build_report(session_dir, meta, out, history=past + list(history), figures=figures, **footage)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         _fail(exc)
+    if no_video:
+        typer.echo(f"no video panel: {no_video}")
     typer.echo(f"report written: {index}")
 
 

@@ -50,6 +50,10 @@ def pose2d_files(wildcards):
     return {cam: f"{session_dir(wildcards.session)}/pose2d/{cam}.npz" for cam in CAMERAS[wildcards.session]}
 
 
+def report_videos(wildcards):
+    return {cam: str(video) for cam, video in CAMERAS[wildcards.session].items()}
+
+
 def calibration_input(wildcards):
     room = config["rooms"][wildcards.room]
     return room["calibration"] if room.get("calibration") else room["calibration_videos"]

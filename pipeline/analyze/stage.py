@@ -1,6 +1,9 @@
 """The analyze stage: pose3d.npz -> kinematics.csv + reps.json (docs/data-contracts.md)."""
 from __future__ import annotations
 
+import logging
+import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +19,8 @@ from pipeline.contracts.pose3d import read_pose3d
 from pipeline.contracts.reps import write_reps
 
 __all__ = ["analyze_session", "analyze", "SessionTooShortError", "NoRepsError"]
+
+log = logging.getLogger(__name__)
 
 
 class SessionTooShortError(ValueError):
@@ -173,14 +178,36 @@ def _no_reps_report(session: str, exercise: str, fps: float, cues: list[Cue], me
 def analyze_session(pose3d_path, exercise: str, out_dir, cues_path=None, *, only_cues: list[str] | None = None,
                     hip_offset_m: float | None = None, require_reps: bool = True) -> dict:
     """Analyse one session's pose3d.npz; writes kinematics.csv and reps.json into ``out_dir`` atomically."""
+    start = time.perf_counter()
     pose3d_path, out_dir = Path(pose3d_path), Path(out_dir)
     pose = read_pose3d(pose3d_path)
     session = out_dir.name
+    log.info("read %s: %d frames at %.2f fps (%.1f s), %s of the landmark samples present; exercise %s, cues from %s",
+             pose3d_path, pose.n_frames, pose.fps, pose.n_frames / pose.fps if pose.fps else 0.0,
+             f"{100 * np.isfinite(pose.xyz).all(-1).mean():.1f} %", exercise, cues_path or "the default cues file")
     try:
         kin, report = analyze(pose.xyz, pose.t, exercise, cues_path=cues_path, only_cues=only_cues, fps=pose.fps,
                               session=session, hip_offset_m=hip_offset_m, require_reps=require_reps)
     except (SessionTooShortError, NoRepsError) as exc:
         raise type(exc)(f"{pose3d_path}: {exc}") from None
+    _log_report(report)
     write_kinematics(out_dir / "kinematics.csv", kin)
     write_reps(out_dir / "reps.json", report)
+    log.info("wrote %s and %s in %.1f s", out_dir / "kinematics.csv", out_dir / "reps.json", time.perf_counter() - start)
     return report
+
+
+def _log_report(report: dict) -> None:
+    """What was found and judged: each rep's times and failed cues, the verdict counts."""
+    if not report["reps"]:
+        log.warning("no reps judged: %s", report.get("message", "no rep found"))
+        return
+    log.info("%d rep(s) found; cues judged: %s", report["n_reps"], ", ".join(c["id"] for c in report["cues"]) or "none")
+    counts: Counter = Counter()
+    for r in report["reps"]:
+        counts.update(c["verdict"] for c in r["cues"])
+        failed = [c["id"] for c in r["cues"] if c["verdict"] == "fail"]
+        log.info("rep %d: %.2f-%.2f s (bottom %.2f s)%s: %s", r["index"], r["t_start"], r["t_end"], r["t_bottom"],
+                 "" if r["reliable"] else ", unreliable (landmarks missing)", ", ".join(failed) or "no cue failed")
+    log.info("verdicts: %s; %d quality rep(s) of %d", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
+             report["summary"]["quality_reps"], report["n_reps"])

@@ -71,6 +71,7 @@ FEET_HEIGHT_M = 0.02  # heel and toe landmarks sit about this high above the flo
 LANDMARK_FILTER = (0.05, 80.0, 1.0)  # one-euro min_cutoff, beta, derivative cutoff
 AUX_FILTER = (0.01, 10.0, 1.0)  # the two auxiliary landmarks that place the next frame's region
 VISIBILITY_ALPHA = 0.1  # low-pass on the landmark visibilities
+FILTER_CLOCK_FPS = 30.0  # solutions.pose times its frames 1/30 s apart, whatever the video's rate
 ROI_SCALE = 1.25  # pose_landmarks_to_roi.pbtxt: the region is 1.25 x the auxiliary landmarks' box
 
 
@@ -424,15 +425,12 @@ class PeopleTracker:
         self.focus_score = scores[self.focus]
 
 
-def track_people(frames: Iterable[np.ndarray], fps: float, *, times: np.ndarray | None = None,
-                 focus: FocusRule | None = None, max_people: int = MAX_PEOPLE, segmentation: bool = False,
-                 task: str | Path | None = None, detect_every_s: float = DETECT_EVERY_S,
-                 others_budget: float = OTHERS_BUDGET, on_frame: Callable[[int], None] | None = None) -> PeopleTrack:
-    """Every person in BGR ``frames`` of one video (see the module docstring).
-
-    Frame ``i`` is at ``times[i]`` seconds for the filters (default ``i / fps``;
-    ``fps`` > 0 also sets the detector's period). Returns slots up to the last
-    one ever used (at least one).
+def track_people(frames: Iterable[np.ndarray], fps: float, *, focus: FocusRule | None = None,
+                 max_people: int = MAX_PEOPLE, segmentation: bool = False, task: str | Path | None = None,
+                 detect_every_s: float = DETECT_EVERY_S, others_budget: float = OTHERS_BUDGET,
+                 on_frame: Callable[[int], None] | None = None) -> PeopleTrack:
+    """Every person in BGR ``frames`` of one video at ``fps`` (> 0; the detector's period is in seconds) (see
+    the module docstring). Returns slots up to the last one ever used (at least one).
     """
     graphs = BlazePoseGraphs(task, max_people, segmentation)
     tracker = None
@@ -443,8 +441,9 @@ def track_people(frames: Iterable[np.ndarray], fps: float, *, times: np.ndarray 
             size = (frame.shape[1], frame.shape[0])
             tracker = PeopleTracker(graphs, size, fps, focus=focus, max_people=max_people,
                                     detect_every_s=detect_every_s, others_budget=others_budget)
-        t = float(times[i]) if times is not None and i < len(times) else i / fps
-        xy, conf, f, masks = tracker.step(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), t)
+        # the filters run on solutions.pose's clock: 30 frames per second whatever the video's rate (their
+        # values were tuned on it; on Pose2Sim's 60 fps demo the video's own clock costs 0.2-0.6 px)
+        xy, conf, f, masks = tracker.step(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), i / FILTER_CLOCK_FPS)
         xys.append(xy)
         confs.append(conf)
         focus.append(f)

@@ -2,15 +2,18 @@
 
 It reads what the triangulate stage stored in ``pose3d.npz`` (``info``) and the
 session's ``sync.json``: the cameras used and left out, each camera's sync
-offset, left/right swaps repaired and views excluded, reprojection error, any
-principal-point refinement, the share of landmarks tracked and how steady the
-thigh and shank lengths were. A pose3d from elsewhere has no ``info``: no section.
+offset, the share of the session each camera filmed and contributed to (a
+camera that started late or stopped early), left/right swaps repaired and
+views excluded, reprojection error, any principal-point refinement, the share
+of landmarks tracked, how steady the thigh and shank lengths were, and the
+triangulation's warnings. A pose3d from elsewhere has no ``info``: no section.
 """
 from __future__ import annotations
 
 from html import escape as e
 from typing import Any
 
+from pipeline.contracts.pose3d import tracked_text
 from pipeline.contracts.sync import Sync
 
 
@@ -26,13 +29,16 @@ def capture_html(info: dict, sync: Sync | None) -> str:
     rep = info.get("reprojection_px") or {}
     facts = [
         f"sync: <b>{e(str(info.get('sync_method') or (sync.method if sync is not None else '–')))}</b>",
-        f"landmarks tracked: <b>{_num(info.get('tracked_pct'), '.1f')} %</b>",
+        f"landmarks tracked: <b>{tracked_text(info.get('tracked_pct'))}</b>",
         f"median reprojection error of the body joints: <b>{_num(rep.get('median_body_joints'), '.1f')} px</b>",
         f"bone length variation (std/mean): {steady or '–'}",
     ]
-    head = ("<tr><th>Camera</th><th>Used</th><th>Sync offset</th><th>Swaps repaired (whole / arms / legs)</th>"
+    head = ("<tr><th>Camera</th><th>Used</th><th>Sync offset</th><th>Frames contributed</th>"
+            "<th>Swaps repaired (whole / arms / legs)</th>"
             "<th>Views excluded</th><th>Median reprojection</th><th>Principal point moved</th></tr>")
-    return (f'<section id="capture"><h2>Capture quality</h2><p class="lead">{" · ".join(facts)}</p>'
+    warnings = "".join(f"<li>{e(w)}</li>" for w in info.get("warnings") or [])
+    notes = f'<ul class="notice" id="capture-warnings" style="padding-left: 2em">{warnings}</ul>' if warnings else ""
+    return (f'<section id="capture"><h2>Capture quality</h2><p class="lead">{" · ".join(facts)}</p>{notes}'
             f'<div class="table-wrap"><table id="capture-table"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table></div></section>')
 
 
@@ -49,12 +55,25 @@ def _camera_row(name: str, info: dict, sync: dict) -> str:
         "no: " + e(left_out) if left_out else "yes",
         (f"{1000 * offset:+.1f} ms (confidence {sync.get('confidence', 0):.2f})"
          + (f", drift {1e6 * sync['drift']:+.0f} ppm" if sync.get("drift") else "")) if offset is not None else "–",
+        _contributed((info.get("coverage") or {}).get(name)),
         swapped,
         str(swaps.get("excluded", 0)) if swaps else "–",
         f"{_num(err, '.1f')} px",
         f"({shift[0]:+.1f}, {shift[1]:+.1f}) px" if shift else "–",
     ]
     return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+
+
+def _contributed(cov: dict | None) -> str:
+    """'48 % (filmed 0.0-8.2 s only)' for a camera short of the session; '100 %' for a full one."""
+    if not cov:
+        return "–"
+    text = f"{_num(cov.get('frames_pct'), '.0f')} %"
+    span = cov.get("covered_s") or []
+    if cov.get("short"):  # the triangulate stage's judgement (pipeline.sync.timeline.FULL_COVERAGE)
+        text += f" (filmed {round(span[0], 1) + 0.0:.1f}-{round(span[1], 1) + 0.0:.1f} s only)" if len(span) == 2 \
+            else " (filmed none of it)"
+    return text
 
 
 def _num(v: Any, fmt: str) -> str:

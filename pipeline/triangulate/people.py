@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import warnings
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Sequence
@@ -118,8 +119,9 @@ def _view_errors(F: np.ndarray, X: np.ndarray, cameras: Sequence[Camera]) -> np.
     proj = reproject(X, cameras)  # (C, T, 5, 2)
     e = np.linalg.norm(F - proj[:, :, None], axis=-1)  # (C, T, P, 5)
     n = np.isfinite(e).sum(-1)
-    with np.errstate(all="ignore"):
-        med = np.nanmedian(np.where(np.isfinite(e), e, np.nan), axis=-1) if e.size else np.zeros(e.shape[:-1])
+    with warnings.catch_warnings():  # views without points give NaN medians: they are set to inf below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        med = np.nanmedian(e, axis=-1) if e.size else np.zeros(e.shape[:-1])
     return np.where(n >= MIN_POINTS, med, np.inf)
 
 
@@ -331,7 +333,7 @@ def person_summaries(people: People, cameras: Sequence[Camera], t: np.ndarray) -
             "views": int(n_views[k, tt].sum()),
             "cameras": {c.name: int(n) for c, n in zip(cameras, per_cam) if n},
             "reps": _reps(flex[k, tt], inside[k, tt]),
-            "floor_xy": [round(float(v), 2) for v in np.nanmedian(people.pelvis[k, tt, :2], axis=0)],
+            "floor_xy": [round(float(v), 2) for v in np.median(people.pelvis[k, tt, :2], axis=0)],
         })
     return out
 

@@ -7,6 +7,14 @@ left/right swaps are repaired, the skeleton triangulated (numpy or cupy,
 chosen once here from ``device``), short gaps filled and the trajectories
 low-passed. A camera that detected nobody, or never saw the athlete, is left
 out (with a note) as long as two cameras remain.
+
+What the 2D files and the calibration must agree on is checked here, where
+they meet: a video filmed at another size than its calibration is rescaled
+when the aspect ratio is the same (said in the log and ``info``) and an error
+otherwise. Each camera's share of the session (a camera that started late or
+stopped early) and anything else worth a warning go into ``info`` for the
+report; a calibration that lets nothing be triangulated is an error, never
+an all-NaN pose3d.npz.
 """
 from __future__ import annotations
 
@@ -25,9 +33,9 @@ from pipeline.common.timebase import frame_rate
 from pipeline.common.xp import select_device
 from pipeline.contracts import SessionInputError
 from pipeline.contracts.pose2d import MIN_CAMERAS, Pose2D, read_pose2d_files, split_detected
-from pipeline.contracts.pose3d import write_pose3d
+from pipeline.contracts.pose3d import tracked_text, write_pose3d
 from pipeline.contracts.sync import Sync, read_sync
-from pipeline.sync.timeline import reference_times, resample_to_timeline
+from pipeline.sync.timeline import FULL_COVERAGE, reference_times, resample_to_timeline
 from pipeline.triangulate.core import triangulate
 from pipeline.triangulate.filtering import filter_pose3d
 from pipeline.triangulate.people import AthleteChoice, select_athlete
@@ -35,6 +43,11 @@ from pipeline.triangulate.people import AthleteChoice, select_athlete
 HOLD_S = 0.25  # a person measured every few frames is held this long for the matching across cameras
 
 log = logging.getLogger(__name__)
+
+ASPECT_TOLERANCE = 0.005  # 854x480 is 16:9 rounded to whole pixels; 1920x1088 (codec padding) is not
+LOW_TRACKING_PCT = 50.0
+# A camera this far off the others (and by this much) does not fit its calibration; the others outvote it.
+MISFIT_PX, MISFIT_RATIO = 5.0, 3.0
 
 
 def match_cameras(names: list[str], calibration: Rig, calibration_path: Path) -> tuple[Rig, list[str]]:
@@ -144,6 +157,32 @@ def choose_views(cams: Mapping[str, Pose2D], sync: Sync, cameras: Rig, hint: Ath
     return select_athlete(xy, cameras, sync.t, hint, focus=focus, xp=xp)
 
 
+def fit_image_sizes(cameras: Rig, cams: Mapping[str, Pose2D], calibration_path: Path) -> tuple[Rig, dict]:
+    """The calibrated cameras rescaled to the size their videos were filmed at (same aspect ratio only).
+
+    A camera calibrated at 640x480 and filmed at 960x720 is the same lens at
+    another resolution: its intrinsics scale. A different aspect ratio is a
+    crop or another camera mode, which no scaling fixes.
+    """
+    fitted, resized = [], {}
+    for cam in cameras:
+        size = cams[cam.name].size
+        if size is None or tuple(size) == tuple(cam.size):
+            fitted.append(cam)
+            continue
+        (w, h), (cw, ch) = size, cam.size
+        if abs(w * ch - h * cw) > ASPECT_TOLERANCE * cw * h:
+            raise SessionInputError(
+                f"camera {cam.name}: its video {cams[cam.name].path} was filmed at {w}x{h} but the calibration "
+                f"'{calibration_path}' is for {cw}x{ch}, another aspect ratio (a crop or another camera mode); film at "
+                f"{cw}x{ch} (or the same shape) or calibrate the room again at {w}x{h}")
+        log.warning("camera %s: filmed at %dx%d, calibrated at %dx%d (same aspect ratio): intrinsics scaled by %.3f",
+                    cam.name, w, h, cw, ch, w / cw)
+        fitted.append(cam.resized((w, h)))
+        resized[cam.name] = {"calibrated": [cw, ch], "video": [w, h]}
+    return Rig(fitted), resized
+
+
 def triangulate_session(pose2d: Mapping[str, str | Path], calibration: str | Path, sync_json: str | Path,
                         out_npz: str | Path, *, device: str = "auto", repair_swaps: bool = True,
                         refine_calibration: bool = False, outlier_px: float | None = None,
@@ -163,15 +202,19 @@ def triangulate_session(pose2d: Mapping[str, str | Path], calibration: str | Pat
     and left out, the athlete and the other people, sync method, swaps
     repaired, reprojection error, filtering.
     """
-    started = time.perf_counter()
+    start = time.perf_counter()
     calibration = Path(calibration)
     xp = select_device(device)  # the one array-module choice of this stage, passed down
     sync = read_sync(sync_json)
     cams, empty = split_detected(read_pose2d_files(pose2d))
     matched, without_video = match_cameras([*cams, *empty], Rig(read_calibration(calibration)), calibration)
-    cameras = matched[:len(cams)]
-    log.info("read %d camera(s) with people (%s), %d instants on the timeline", len(cams),
-             ", ".join(f"{c}: {lm.n_people} slot(s)" for c, lm in cams.items()), len(sync.t))
+    cameras, resized = fit_image_sizes(matched[:len(cams)], cams, calibration)
+    log.info("read %d pose2d files, %s (sync %s, %d samples over %.2f s) and %s; triangulating on %s with %s",
+             len(cams) + len(empty), sync_json, sync.method, len(sync.t), sync.t[-1] - sync.t[0], calibration,
+             xp.__name__, ", ".join(cams))
+    for c, why in {**{c: "no person detected" for c in empty}, **{c: "no video in this session" for c in without_video}}.items():
+        log.warning("camera %s left out: %s", c, why)
+    log.info("person slots per camera: %s", ", ".join(f"{c} {lm.n_people}" for c, lm in cams.items()))
     choice = choose_views(cams, sync, cameras, athlete_hint(athlete), xp=xp)
     never = [c for i, c in enumerate(cams) if not (choice.slot[i] >= 0).any()]
     if len(cams) - len(never) < MIN_CAMERAS:
@@ -180,7 +223,7 @@ def triangulate_session(pose2d: Mapping[str, str | Path], calibration: str | Pat
                                 "are needed: check the athlete setting and that the cameras film the athlete")
     keep = [i for i, c in enumerate(cams) if c not in never]
     for c in never:
-        log.warning("camera %s never saw the athlete (only other people): left out", c)
+        log.warning("camera %s left out: it never saw the athlete (only other people)", c)
     cams = {c: cams[c] for c in list(cams) if c not in never}
     cameras = cameras.subset(list(cams))
     slots = choice.slot[keep]
@@ -206,6 +249,12 @@ def triangulate_session(pose2d: Mapping[str, str | Path], calibration: str | Pat
         else:
             swaps = {}
     res = triangulate(xy, conf, cameras, xp=xp, outlier_px=outlier_px, min_ray_angle_deg=min_ray_angle_deg)
+    tracked = float(100.0 * np.isfinite(res.xyz).all(-1).mean())
+    if tracked == 0:
+        raise SessionInputError(
+            f"no landmark could be triangulated in any of the {len(sync.t)} frames from {', '.join(cams)}: the views "
+            f"do not meet in 3D. Check that the calibration '{calibration}' belongs to this room and these cameras "
+            "(names, order, units in metres) and that the videos show the same moment (sync)")
     xyz, filt = filter_pose3d(res.xyz, sync.t, max_gap_s=max_gap_s, cutoff_hz=cutoff_hz)
 
     info = {
@@ -219,20 +268,77 @@ def triangulate_session(pose2d: Mapping[str, str | Path], calibration: str | Pat
         {c.name: [round(float(v), 2) for v in d] for c, d in zip(cameras, offsets)},
         "principal_point_refused": refused or None,
         "reprojection_px": _error_summary(res.err, res.err_per_cam, list(cams)),
-        "tracked_pct": float(100.0 * np.isfinite(res.xyz).all(-1).mean()),
+        "tracked_pct": tracked,
+        "coverage": _coverage(cams, sync, np.asarray(res.used)),
+        "resized": resized,
         "filter": filt,
     }
+    info["warnings"] = _warnings(info, cams, sync)
+    for line in info["warnings"]:
+        log.warning("%s", line)
+    _log_result(info, swaps, time.perf_counter() - start)
     frame, person = view_frames(cams, sync, slots)
     write_pose3d(out_npz, xyz, sync.t, err=res.err, ncams=res.ncams, xyz_raw=res.xyz, cameras=list(cams),
                  view_frame=frame, view_person=person, info=info)
-    log.info("athlete tracked on %.1f %% of landmarks; median reprojection error %s px (body joints); wrote %s in %.1f s",
-             info["tracked_pct"], _fmt(info["reprojection_px"]["median_body_joints"]), out_npz,
-             time.perf_counter() - started)
+    log.info("wrote %s", out_npz)
     return info
 
 
-def _fmt(v: float | None) -> str:
-    return "–" if v is None else f"{v:.1f}"
+def _coverage(cams: Mapping[str, Pose2D], sync: Sync, used: np.ndarray) -> dict:
+    """Per camera: the share of the timeline it filmed (sync.json) and of the frames it contributed 3D points to."""
+    contributed = used.any(axis=-1)  # (C, T): the camera entered at least one landmark of the frame
+    out = {}
+    for c, frames in zip(cams, contributed):
+        entry = sync.cameras.get(c, {})
+        share = entry.get("covered_share", 1.0)
+        out[c] = {"covered_s": entry.get("covered_s"), "covered_share": share, "short": share < FULL_COVERAGE,
+                  "frames_pct": round(float(100.0 * frames.mean()), 2)}
+    return out
+
+
+def _warnings(info: dict, cams: Mapping[str, Pose2D], sync: Sync) -> list[str]:
+    """What the report must say about this capture besides its tables: each a sentence naming the camera."""
+    out = []
+    for c, cov in info["coverage"].items():
+        if cov["short"]:
+            share, span = cov["covered_share"], cov["covered_s"] or []
+            where = f"{_s(span[0])}-{_s(span[1])} s" if len(span) == 2 else "none"
+            out.append(f"camera {c} filmed only {100 * share:.0f} % of the session ({where} of "
+                       f"{_s(sync.t[0])}-{_s(sync.t[-1])} s); its missing stretch is a gap filled by the other cameras")
+    for c, lm in cams.items():
+        if lm.truncated:
+            out.append(f"camera {c}: video {lm.video or lm.path} is truncated: {lm.frames_decoded} of its "
+                       f"{lm.frames_stated} stated frames decoded")
+    for c, r in info["resized"].items():
+        out.append(f"camera {c}: filmed at {r['video'][0]}x{r['video'][1]}, calibrated at {r['calibrated'][0]}x"
+                   f"{r['calibrated'][1]}; its intrinsics were scaled to the video")
+    per_cam = {c: e for c, e in info["reprojection_px"]["per_camera_median"].items() if e is not None}
+    for c, err in per_cam.items():
+        others = [e for o, e in per_cam.items() if o != c]
+        typical = float(np.median(others)) if others else None
+        if typical is not None and err > MISFIT_PX and err > MISFIT_RATIO * typical:
+            out.append(f"camera {c}: its views sit {err:.1f} px (median) from the 3D points, the other cameras' "
+                       f"{typical:.1f} px: its calibration (or sync) does not fit its video; check them "
+                       "(refine_calibration fixes a shifted principal point only)")
+    if info["tracked_pct"] < LOW_TRACKING_PCT:
+        out.append(f"only {info['tracked_pct']:.1f} % of the landmarks could be triangulated: check the calibration "
+                   "and the sync before trusting this session")
+    return out
+
+
+def _log_result(info: dict, swaps: dict, took: float) -> None:
+    for c, cov in info["coverage"].items():
+        sw = (swaps.get("cameras") or {}).get(c, {})
+        log.info("camera %s: contributed to %.1f %% of the frames; median reprojection %s px; swaps repaired "
+                 "(whole/arms/legs/face) %s; views excluded %s", c, cov["frames_pct"],
+                 _fmt(info["reprojection_px"]["per_camera_median"].get(c)),
+                 "/".join(str(sw.get(k, 0)) for k in ("whole", "arms", "legs", "face")) if sw else "not checked",
+                 sw.get("excluded", 0) if sw else "-")
+    filt = info["filter"] or {}
+    log.info("%s of the landmarks tracked; body joints' median reprojection %s px; landmark samples missing %s, "
+             "%s of them filled (gaps up to %s s), %s left as gaps; took %.1f s", tracked_text(info["tracked_pct"]),
+             _fmt(info["reprojection_px"]["median_body_joints"]), filt.get("missing_before", "-"),
+             filt.get("filled", "-"), filt.get("max_gap_s", "-"), filt.get("missing_after", "-"), took)
 
 
 def _log_people(choice: AthleteChoice) -> None:
@@ -254,8 +360,17 @@ def _log_people(choice: AthleteChoice) -> None:
 def describe_person(p: dict) -> str:
     """One person of the report in words: when, where and which cameras saw them."""
     cams = ", ".join(f"{c} {n}" for c, n in p["cameras"].items())
-    return (f"person {p['id']} at {p['t_start']:.1f}-{p['t_end']:.1f} s near ({p['floor_xy'][0]:.1f}, "
+    return (f"person {p['id']} at {_s(p['t_start'])}-{_s(p['t_end'])} s near ({p['floor_xy'][0]:.1f}, "
             f"{p['floor_xy'][1]:.1f}) m, {p['instants']} instants (views per camera: {cams})")
+
+
+def _s(t: float) -> str:
+    """Seconds to 0.1 s, without the '-0.0' of a timeline that starts a hair before zero."""
+    return f"{round(t, 1) + 0.0:.1f}"
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1f}"
 
 
 def _error_summary(err: np.ndarray, err_per_cam: np.ndarray, names: list[str]) -> dict:

@@ -273,7 +273,7 @@ def triangulate_session(pose2d: Mapping[str, str | Path], calibration: str | Pat
         "resized": resized,
         "filter": filt,
     }
-    info["warnings"] = _warnings(info, cams, sync)
+    info["warnings"] = _warnings(info, cams, sync) + _people_warnings(info)
     for line in info["warnings"]:
         log.warning("%s", line)
     _log_result(info, swaps, time.perf_counter() - start)
@@ -339,6 +339,24 @@ def _log_result(info: dict, swaps: dict, took: float) -> None:
              "%s of them filled (gaps up to %s s), %s left as gaps; took %.1f s", tracked_text(info["tracked_pct"]),
              _fmt(info["reprojection_px"]["median_body_joints"]), filt.get("missing_before", "-"),
              filt.get("filled", "-"), filt.get("max_gap_s", "-"), filt.get("missing_after", "-"), took)
+
+
+def _people_warnings(info: dict) -> list[str]:
+    """What the report must say about the people: refused refinements, cameras that mostly saw someone else."""
+    out = []
+    for c, r in (info.get("principal_point_refused") or {}).items():
+        out.append(f"refine_calibration refused to move camera {c}'s principal point by ({r['shift_px'][0]:+.1f}, "
+                   f"{r['shift_px'][1]:+.1f}) px, more than its {r['bound_px']:.1f} px bound: it keeps its calibration; "
+                   "check that the calibration belongs to this video and that the camera films the athlete")
+    for c, why in (info.get("left_out") or {}).items():
+        if why.startswith("never saw the athlete"):
+            out.append(f"camera {c} never saw the athlete, only other people: left out")
+    for c, v in ((info.get("people") or {}).get("cameras") or {}).items():
+        if c in info["cameras"] and v["athlete_share"] < 0.5:
+            out.append(f"camera {c} gave the athlete's view on only {100 * v['athlete_share']:.0f} % of the instants"
+                       + (f"; on {v['only_candidate_someone_else']} its only person was someone else"
+                          if v["only_candidate_someone_else"] else ""))
+    return out
 
 
 def _log_people(choice: AthleteChoice) -> None:

@@ -138,3 +138,44 @@ def background_walk(cameras: Sequence, away_from: Sequence[float], athlete_xy: S
     centre = a + radius * np.array([np.cos(mids[k]), np.sin(mids[k])])
     along = np.array([-np.sin(mids[k]), np.cos(mids[k])])
     return centre - half * along, centre + half * along
+
+
+def people_views(people: np.ndarray, cameras: Sequence, *, focus_person: int = 0, others_every: int = 3,
+                 noise_px: float = 1.0, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """What ``pipeline.detect.people`` would give per camera for ``people`` (N, T, 33, 3) (NaN: absent).
+
+    Returns per camera ``(xy (T, N, 33, 2), conf (T, N, 33), focus (T,), slot_of (N,))``: every person in a
+    slot of their own, slots shuffled per camera (``slot_of[n]`` is person n's slot); ``focus_person``
+    measured on every frame it is in view, the others every ``others_every`` frames (each at its own phase);
+    a person is in view when most of their body joints project inside the image in front of the camera.
+    Gaussian noise of ``noise_px`` per axis.
+    """
+    from pipeline.common.landmarks import BODY_JOINTS
+
+    rng = np.random.default_rng(seed)
+    N, T = people.shape[:2]
+    out = []
+    for cam in cameras:
+        slot_of = rng.permutation(N)
+        xy = np.full((T, N, 33, 2), np.nan)
+        conf = np.zeros((T, N, 33))
+        focus = np.full(T, -1)
+        w, h = cam.size
+        for n in range(N):  # a loop over people
+            pts = people[n].reshape(-1, 3)
+            ok = np.isfinite(pts).all(-1)
+            px = np.full((len(pts), 2), np.nan)
+            px[ok] = cam.project(pts[ok])
+            depth = np.full(len(pts), np.nan)
+            depth[ok] = cam.depth(pts[ok])
+            px = px.reshape(T, 33, 2) + rng.normal(0.0, noise_px, (T, 33, 2))
+            inside = (px >= 0).all(-1) & (px[..., 0] <= w - 1) & (px[..., 1] <= h - 1) & (depth.reshape(T, 33) > 0)
+            in_view = inside[:, list(BODY_JOINTS)].mean(-1) > 0.5
+            sampled = np.ones(T, bool) if n == focus_person else (np.arange(T) % others_every == n % others_every)
+            keep = in_view & sampled
+            xy[keep, slot_of[n]] = px[keep]
+            conf[keep, slot_of[n]] = 0.9
+            if n == focus_person:
+                focus[keep] = slot_of[n]
+        out.append((xy, conf, focus, slot_of))
+    return out

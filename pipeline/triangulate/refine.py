@@ -80,9 +80,9 @@ def guarded_principal_point_offsets(xy: np.ndarray, conf: np.ndarray, cameras: S
                                     xp: ModuleType | None = None) -> tuple[np.ndarray, dict]:
     """``principal_point_offsets`` with each camera's shift bounded (``shift_bounds``).
 
-    A camera whose shift exceeds its bound keeps its calibration (shift 0)
-    and the others are refined again; repeated until every applied shift is
-    within bounds. Returns the applied (C, 2) shifts and, per refused camera,
+    The camera farthest beyond its bound keeps its calibration (shift 0) and
+    the others are refined again, one camera at a time, until every applied
+    shift is within bounds. Returns the applied (C, 2) shifts and, per refused camera,
     the shift it asked for and the bound, each refusal warned in the log.
     """
     cams = list(cameras)
@@ -91,16 +91,17 @@ def guarded_principal_point_offsets(xy: np.ndarray, conf: np.ndarray, cameras: S
     refused: dict = {}
     while True:
         offsets = principal_point_offsets(xy, conf, cams, xp=xp, fixed=fixed)
-        over = (np.linalg.norm(offsets, axis=1) > bound) & ~fixed
-        if not over.any():
+        ratio = np.where(fixed, 0.0, np.linalg.norm(offsets, axis=1) / bound)
+        if not (ratio > 1).any():
             return offsets, refused
-        for c in np.flatnonzero(over):
-            refused[cams[c].name] = {"shift_px": [round(float(v), 1) for v in offsets[c]], "bound_px": round(float(bound[c]), 1)}
-            log.warning("refine_calibration: camera %s would move its principal point by (%+.1f, %+.1f) px, more than "
-                        "the %.1f px bound: refused, it keeps its calibration. Check that this calibration belongs to "
-                        "the video (resolution, crop, camera) and that the camera films the athlete",
-                        cams[c].name, *offsets[c], bound[c])
-        fixed |= over
+        # one camera at a time, the farthest beyond its bound: its offset pulls the skeleton and so the others'
+        c = int(np.argmax(ratio))
+        refused[cams[c].name] = {"shift_px": [round(float(v), 1) for v in offsets[c]], "bound_px": round(float(bound[c]), 1)}
+        log.warning("refine_calibration: camera %s would move its principal point by (%+.1f, %+.1f) px, more than "
+                    "the %.1f px bound: refused, it keeps its calibration. Check that this calibration belongs to "
+                    "the video (resolution, crop, camera) and that the camera films the athlete",
+                    cams[c].name, *offsets[c], bound[c])
+        fixed[c] = True
 
 
 def without_gauge(shift: np.ndarray, cameras: Sequence[Camera], centre: np.ndarray, eps: float = 1e-3) -> np.ndarray:

@@ -179,3 +179,23 @@ def people_views(people: np.ndarray, cameras: Sequence, *, focus_person: int = 0
                 focus[keep] = slot_of[n]
         out.append((xy, conf, focus, slot_of))
     return out
+
+
+def gym_scene(n_cameras: int = 4, *, rig_seed: int = 0, fps: float = 15.0, size: tuple[int, int] = (480, 360),
+              reps: int = 2, walker: bool = True, seed: int = 4):
+    """The athlete doing ``reps`` quick hinge drills at the origin, a coach standing 1.5-2 m away
+    (``coach_beside``) and, with ``walker``, someone walking past behind them (``background_walk``, from 0.5 s),
+    filmed by ``virtual_rig(n_cameras, seed=rig_seed, size=size)``. Returns (athlete session, rig, bystanders)."""
+    from pipeline.synthetic.athlete import simulate
+    from pipeline.synthetic.rig import virtual_rig
+
+    sim = simulate("hinge_drill", reps, walk=False, stand_s=0.5, tempo=0.7, top_pause_s=0.2, bottom_pause_s=0.1,
+                   fps=fps, seed=seed)
+    rig = virtual_rig(n_cameras, seed=rig_seed, size=size)
+    T = len(sim.xyz)
+    coach_xy = coach_beside(rig, sim.xyz)
+    others = [Bystander(standing(T, coach_xy, (0.0, 0.0)), COACH)]
+    if walker:
+        a, b = background_walk(rig, coach_xy)
+        others.append(Bystander(walking(T, fps, a, b, t_enter=0.5, speed=0.8), WALKER))
+    return sim, rig, others

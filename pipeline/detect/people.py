@@ -10,18 +10,24 @@ order that changes between frames. Here the two Tasks sub-graphs
 wheel's models (``pipeline.detect.models``) and this module schedules them:
 
 - the **detector** runs every ``detect_every_s`` seconds, and on every frame in
-  which nobody is tracked; a detection that no track covers starts a track in
-  a free person slot (up to ``max_people``);
+  which nobody is tracked or the focus has strayed from the athlete's place; a
+  detection centred where no track is starts a track in a free person slot
+  (up to ``max_people``);
 - the **focus** track, the person most likely to be the athlete, gets the
   landmark model on every frame, smoothed and re-centred exactly as
   ``solutions.pose`` does (one-euro filters on the landmarks, the next frame's
   region from the heavily smoothed auxiliary landmarks): for one person this
-  path gives what ``solutions.pose`` gave;
+  path gives what ``solutions.pose`` gave, to about half a pixel;
 - every **other** track shares ``others_budget`` landmark runs per frame
-  (0.4: one other person is measured every 2-3 frames, two every 5), its
+  (0.3, a run when 1 is saved up: one other person is measured every 4th frame, two every 8th), its
   region refreshed by the detector in between. Frames in which a track was
   not measured keep NaN landmarks: the association across cameras
   (``pipeline.triangulate.people``) holds the nearest measurement.
+
+Cost per frame: one landmark run, 0.3 more when anyone else is there, and a
+detector run every 0.5 s: 1.0-1.5x ``solutions.pose`` (benchmarks/detection.py).
+Measuring everyone on every frame would cost about one more landmark run per
+person (1.8x for two people, 2.5x for three, as PoseLandmarker does).
 
 Who is the focus: with the camera's calibration, the person whose feet stand
 nearest a floor point (the ``athlete:`` setting's position, else the centre of

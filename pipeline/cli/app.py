@@ -98,26 +98,49 @@ def convert_calibration_cmd(
 def detect(
     video: Path = typer.Argument(..., help="one camera's video; a {stem}.timestamps.csv beside it (frame,t) gives the times"),
     output: Path = typer.Option(..., "--output", "-o", help="pose2d file to write (.npz: xy, conf, t)"),
-    model_complexity: int = typer.Option(1, help="BlazePose model: 0 lite, 1 full"),
+    model_complexity: int = typer.Option(1, help="BlazePose model: 1 full (the only one in mediapipe's wheel)"),
     max_frames: Optional[int] = typer.Option(None, help="stop after this many frames"),
     timestamps: Optional[Path] = typer.Option(None, help="frame,t CSV (default: {stem}.timestamps.csv beside VIDEO, else frame / fps)"),
+    calibration: Optional[Path] = typer.Option(None, "--calibration", "-c", help="the room's calibration: the person standing nearest where the athlete should be is measured on every frame"),
+    camera: Optional[str] = typer.Option(None, help="this video's camera in the calibration (default: the video's stem)"),
+    athlete_position: Optional[str] = typer.Option(None, help="X,Y: the floor point (m) where the athlete works (needs --calibration)"),
+    athlete_camera: Optional[str] = typer.Option(None, help="the athlete is the person nearest this calibrated camera (needs --calibration)"),
 ) -> None:
-    """2D landmarks of one video (MediaPipe BlazePose, 33 per frame; frames without a person are NaN)."""
+    """2D landmarks of everyone in one video (MediaPipe BlazePose, 33 per person and frame; NaN where not measured)."""
     from pipeline.contracts import ContractError
     from pipeline.contracts.pose2d import read_pose2d
     from pipeline.detect.stage import detect_video
     from pipeline.detect.video import DetectionError
 
     try:
-        detect_video(video, output, model_complexity=model_complexity, timestamps=timestamps, max_frames=max_frames)
+        detect_video(video, output, model_complexity=model_complexity, timestamps=timestamps, max_frames=max_frames,
+                     calibration=calibration, camera=camera, athlete=_athlete_option(athlete_position, athlete_camera))
         pose = read_pose2d(output)
-    except (DetectionError, ContractError) as exc:
+    except (DetectionError, ContractError, ValueError) as exc:
         _fail(exc)
     if pose.truncated:
         typer.secho(f"warning: {video} is truncated: {pose.frames_decoded} of the {pose.frames_stated} frames its "
                     "container states could be decoded", fg=typer.colors.YELLOW, err=True)
-    typer.echo(f"{video}: person detected in {100 * pose.detection_rate:.1f} % of {len(pose.xy)} frames "
-               f"(times from {pose.t_source}); wrote {output}")
+    typer.echo(f"{video}: a person detected in {100 * pose.detection_rate:.1f} % of {len(pose.xy)} frames, up to "
+               f"{pose.n_people} at once (times from {pose.t_source}); wrote {output}")
+
+
+def _athlete_option(position: Optional[str], camera: Optional[str]) -> Optional[dict]:
+    """The ``athlete:`` setting from --athlete-position X,Y / --athlete-camera NAME (pipeline.common.athlete)."""
+    from pipeline.common.athlete import athlete_hint
+
+    if position is None and camera is None:
+        return None
+    value: dict = {}
+    if position is not None:
+        try:
+            value["position"] = [float(v) for v in position.split(",")]
+        except ValueError:
+            raise typer.BadParameter(f"--athlete-position wants X,Y in metres, got {position!r}") from None
+    if camera is not None:
+        value["nearest_camera"] = camera
+    athlete_hint(value)  # checks it: position [x, y], not both
+    return value
 # (sync/triangulation)
 @app.command()
 def triangulate(
@@ -130,8 +153,11 @@ def triangulate(
     refine_calibration: bool = typer.Option(False, help="shift each camera's principal point by its body joints' constant offset"),
     cutoff_hz: float = typer.Option(6.0, help="low-pass cut-off (0: none)"),
     max_gap_s: float = typer.Option(0.25, help="fill landmark gaps up to this long"),
+    athlete_position: Optional[str] = typer.Option(None, help="X,Y: the athlete is the person most often nearest this floor point (m)"),
+    athlete_camera: Optional[str] = typer.Option(None, help="the athlete is the person most often nearest this calibrated camera"),
 ) -> None:
-    """Synchronise the cameras, then triangulate, repair and filter the 3D skeleton (pose3d.npz)."""
+    """Synchronise the cameras, match the people across them, choose the athlete, then triangulate, repair and
+    filter the athlete's 3D skeleton (pose3d.npz)."""
     from pipeline.contracts.pose3d import tracked_text
     from pipeline.sync.stage import sync_session
     from pipeline.sync.timeline import SyncError
@@ -144,7 +170,8 @@ def triangulate(
         sync_info = sync_session(pose2d, output / "sync.json", method=sync)
         info = triangulate_session(pose2d, calibration, output / "sync.json", output / "pose3d.npz", device=device,
                                    repair_swaps=repair_swaps, refine_calibration=refine_calibration,
-                                   cutoff_hz=cutoff_hz or None, max_gap_s=max_gap_s)
+                                   cutoff_hz=cutoff_hz or None, max_gap_s=max_gap_s,
+                                   athlete=_athlete_option(athlete_position, athlete_camera))
     except (SyncError, ValueError, FileNotFoundError) as exc:
         _fail(exc)
     for cam, c in sync_info["cameras"].items():
@@ -152,6 +179,8 @@ def triangulate(
     rep = info["reprojection_px"]
     for line in info.get("warnings", []):
         typer.secho(f"warning: {line}", fg=typer.colors.YELLOW, err=True)
+    people = info.get("people") or {}
+    typer.echo(f"athlete: {people.get('rule', '-')}; {len(people.get('others') or [])} other person(s) seen")
     typer.echo(f"sync {sync_info['method']}; {tracked_text(info['tracked_pct'])} of landmarks tracked; median reprojection "
                f"error {rep['median_body_joints'] or float('nan'):.1f} px (body joints); wrote {output / 'pose3d.npz'}")
 

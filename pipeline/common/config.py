@@ -91,8 +91,12 @@ def validate_config(config: dict, *, base: Path | None = None, check_paths: bool
 
 def check_config(config: Mapping[str, Any], *, base: Path | None = None, check_paths: bool = True) -> None:
     """What the schema cannot check: rooms named by sessions exist, input folders and files exist."""
+    if config.get("options", {}).get("model_complexity") == 0:
+        raise ConfigError("options.model_complexity: 0 (BlazePose lite) is not in mediapipe 0.10.21's wheel and "
+                          "MediaPipe would download it at run time, which hingecap does not do; use 1 (full)")
     base = Path(base) if base is not None else Path.cwd()
     check_names(config)
+    _check_athletes(config)
     rooms = config.get("rooms", {})
     for name, session in config.get("sessions", {}).items():
         if session["room"] not in rooms:
@@ -177,13 +181,26 @@ def session_option(config: Mapping[str, Any], session: str, key: str) -> Any:
 
 def earlier_sessions(config: Mapping[str, Any], session: str) -> list[str]:
     """The same athlete's sessions that come before ``session`` (by date, then name): its report's history."""
+    from pipeline.common.athlete import athlete_name
+
     sessions = config["sessions"]
-    athlete = sessions[session].get("athlete")
+    athlete = athlete_name(sessions[session].get("athlete"))
     if not athlete:
         return []
     key = lambda name: (str(sessions[name].get("date", "")), name)  # noqa: E731
-    return sorted((n for n, s in sessions.items() if n != session and s.get("athlete") == athlete
+    return sorted((n for n, s in sessions.items() if n != session and athlete_name(s.get("athlete")) == athlete
                    and key(n) < key(session)), key=key)
+
+
+def _check_athletes(config: Mapping[str, Any]) -> None:
+    """Each session's ``athlete`` setting can be used (pipeline.common.athlete): position or nearest_camera."""
+    from pipeline.common.athlete import AthleteSettingError, athlete_hint
+
+    for name, session in (config.get("sessions") or {}).items():
+        try:
+            athlete_hint(session.get("athlete"))
+        except AthleteSettingError as exc:
+            raise ConfigError(f"sessions.{name}.{exc}") from None
 
 
 def _require(path: Path, key: str, *, is_dir: bool) -> Path:

@@ -42,7 +42,9 @@ def sync_session(pose2d: Mapping[str, str | Path], out_json: str | Path, *, meth
     kept, empty = split_detected(cams)
     used = resolve_sync_method(method, kept)
     if used == "xcorr":
-        series = {c: (lm.xy, lm.t) for c, lm in kept.items()}
+        # one series per camera: the person its detector measured on every frame, the athlete as far as one
+        # camera can tell (people are matched across cameras only once the clocks agree)
+        series = {c: (lm.followed()[0], lm.t) for c, lm in kept.items()}
         info = estimate_offsets(series, reference=reference, max_lag_s=max_lag_s)
         info = estimate_drift(series, info, reference=reference or next(iter(kept)), max_lag_s=max_lag_s)
     else:  # one shared clock (timestamps), or frames already simultaneous (none)

@@ -75,12 +75,12 @@ def _corrupt_pose2d(data: dict, rng: random.Random, path) -> str:
     if kind == "conf":
         v = rng.choice(BAD_NUMBERS)
         data["conf"] = data["conf"].copy()
-        data["conf"][a:b, rng.randrange(33)] = v
+        data["conf"][a:b, ..., rng.randrange(33)] = v  # any person slot axis between frames and landmarks
         return f"conf[{a}:{b}] = {v}"
     if kind == "xy":
         v = rng.choice(BAD_NUMBERS)
         data["xy"] = data["xy"].copy()
-        data["xy"][a:b, rng.randrange(33), rng.randrange(2)] = v
+        data["xy"][a:b, ..., rng.randrange(33), rng.randrange(2)] = v
         return f"xy[{a}:{b}] = {v}"
     if kind == "t":
         v = rng.choice([np.nan, np.inf, -1.0, 0.0])
@@ -96,7 +96,7 @@ def _corrupt_pose2d(data: dict, rng: random.Random, path) -> str:
         del data[key]
         return f"without {key}"
     if kind == "extra":
-        key = rng.choice(["fps", "size", "t_source", "model_complexity", "frames_stated", "frames_decoded"])
+        key = rng.choice(["fps", "size", "t_source", "model_complexity", "frames_stated", "frames_decoded", "focus"])
         data[key] = np.array(rng.choice([np.nan, -5.0, 0, "x", [0, 0], [1.0, 2.0, 3.0], [640, 480]]))
         return f"{key} = {data[key].tolist()}"
     if kind == "shape":

@@ -6,6 +6,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
+from pipeline.common.athlete import athlete_name
 from pipeline.common.config import (ConfigError, check_config, check_names, earlier_sessions, schema_error,
                                     session_cameras, session_option)
 from pipeline.common.stage_log import run_stage
@@ -71,7 +72,15 @@ def report_history(wildcards):
 
 def session_meta(wildcards):
     keys = ("athlete", "exercise", "date", "load_kg", "notes")
-    return {k: v for k, v in SESSIONS[wildcards.session].items() if k in keys}
+    meta = {k: v for k, v in SESSIONS[wildcards.session].items() if k in keys}
+    if "athlete" in meta:
+        meta["athlete"] = athlete_name(meta["athlete"])  # the setting may also say how to find the athlete
+    return meta
+
+
+def athlete_setting(session):
+    # how to tell the athlete from other people (pipeline.common.athlete); None: the default rule
+    return SESSIONS[session].get("athlete")
 
 
 def history_entries(wildcards):

@@ -11,6 +11,13 @@ Written layout (read by anipose's ``CameraGroup.load`` and by Pose2Sim)::
     translation = [tx, ty, tz]        # metres, X_cam = R X_world + t
     [metadata]
     board = {...}, rms_px = {cam1 = 0.41, ...}, views = {cam1 = 37, ...}, date = "..."
+
+Whatever the format, every camera read is checked before it is used
+(``check_camera``, ``check_rig``): a size, focal lengths and principal point
+that are finite and positive, a matrix without skew, at most OpenCV's five
+distortion terms, finite rotation and translation, unique names and distinct
+positions. Each problem is a ``CalibrationFileError`` naming the file and the
+camera, never a rig that triangulates to NaN or to the wrong place.
 """
 from __future__ import annotations
 
@@ -30,6 +37,8 @@ from calibration.board_detection import natural_key
 from .errors import CalibrationFileError
 
 CAMERA_FIELDS = ("name", "size", "matrix", "distortions", "rotation", "translation")
+# Two cameras cannot stand in one place; centres this close are a copy-paste in the file.
+MIN_CAMERA_DISTANCE_M = 0.01
 
 
 def _plain(obj: Any) -> Any:
@@ -66,9 +75,9 @@ def write_calibration(path: str | Path, cameras: Sequence[Camera], metadata: Map
     """Write the calibration atomically (the file is complete or absent)."""
     if not cameras:
         raise CalibrationFileError(f"{path}: refusing to write a calibration without cameras")
-    names = [c.name for c in cameras]
-    if len(set(names)) != len(names):
-        raise CalibrationFileError(f"{path}: camera names must be unique, got {names}")
+    for cam in cameras:
+        check_camera(cam, path, cam.name)
+    check_rig(cameras, path)
     write_text(path, calibration_toml(cameras, metadata))
     return Path(path)
 
@@ -88,10 +97,47 @@ def read_calibration_with_metadata(path: str | Path) -> tuple[Rig, dict]:
         cameras, meta = read_qca(path), {"source": str(path), "format": "qualisys"}
     else:
         cameras, meta = read_toml(path)
-    try:
-        return Rig(cameras), meta
-    except ValueError as exc:
-        raise CalibrationFileError(f"{path}: {exc}") from None
+    check_rig(cameras, path)
+    return Rig(cameras), meta
+
+
+def check_camera(cam: Camera, path: str | Path, key: str) -> Camera:
+    """``cam`` if every value of it can be used; else a CalibrationFileError naming the file and camera."""
+    where = f"{path}: camera [{key}]" + (f" ({cam.name})" if cam.name != key else "")
+    K = cam.K
+    problems = []
+    if not (cam.size[0] > 0 and cam.size[1] > 0):
+        problems.append(f"size {list(cam.size)} must be a positive [width, height] in pixels")
+    if not np.isfinite(K).all():
+        problems.append(f"matrix holds NaN or infinite values ({K.tolist()})")
+    elif not (K[0, 0] > 0 and K[1, 1] > 0):
+        problems.append(f"focal lengths fx={K[0, 0]:g}, fy={K[1, 1]:g} must be positive pixels")
+    elif abs(K[0, 1]) > 1e-3 * K[0, 0] or abs(K[1, 0]) > 1e-9 or not np.allclose(K[2], [0, 0, 1]):
+        problems.append(f"matrix {K.tolist()} must be [[fx, 0, cx], [0, fy, cy], [0, 0, 1]] (no skew)")
+    for name, values in (("distortions", cam.dist), ("rotation", cam.rvec), ("translation", cam.tvec)):
+        if not np.isfinite(values).all():
+            problems.append(f"{name} {np.asarray(values).tolist()} holds NaN or infinite values")
+    if problems:
+        raise CalibrationFileError(f"{where}: " + "; ".join(problems) + ". Fix the file or calibrate the room again")
+    return cam
+
+
+def check_rig(cameras: Sequence[Camera], path: str | Path) -> None:
+    """Unique camera names and distinct camera positions; errors name the file and the cameras."""
+    names = [c.name for c in cameras]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise CalibrationFileError(f"{path}: duplicate camera name(s) {', '.join(twice)}: each camera needs its own "
+                                   "name (the one its videos are named after); rename one of them")
+    centres = np.array([c.center for c in cameras])
+    if len(centres) > 1:
+        dist = np.linalg.norm(centres[:, None] - centres[None, :], axis=-1) + np.diag(np.full(len(centres), np.inf))
+        i, j = np.unravel_index(np.argmin(dist), dist.shape)
+        if dist[i, j] < MIN_CAMERA_DISTANCE_M:
+            raise CalibrationFileError(
+                f"{path}: cameras {names[i]} and {names[j]} stand at the same position "
+                f"({', '.join(f'{v:.3f}' for v in centres[i])} m, {100 * dist[i, j]:.1f} cm apart): two cameras cannot "
+                "share a place, so one's rotation/translation is wrong (copied?); fix it or calibrate the room again")
 
 
 def read_toml(path: str | Path) -> tuple[list[Camera], dict]:
@@ -112,13 +158,43 @@ def read_toml(path: str | Path) -> tuple[list[Camera], dict]:
         if t.get("fisheye", False):
             raise CalibrationFileError(f"{path}: camera [{key}] uses the fisheye model, which hingecap does not support; "
                                        "recalibrate with the pinhole + distortion model")
-        rot = np.asarray(t["rotation"], float)
-        rvec = cv2.Rodrigues(rot)[0].ravel() if rot.shape == (3, 3) else rot.ravel()
-        cameras.append(Camera(str(t.get("name", key)), tuple(int(round(s)) for s in t["size"]), t["matrix"],
-                              t["distortions"], rvec, t["translation"]))
-    meta = dict(doc.get("metadata", {}))
+        cameras.append(check_camera(_camera_from_table(t, key, path), path, key))
+    meta = doc.get("metadata", {})
+    meta = dict(meta) if isinstance(meta, dict) else {}
     meta.setdefault("format", "pose2sim" if any("fisheye" in t for t in tables.values()) else "anipose")
     return cameras, meta
+
+
+def _camera_from_table(t: Mapping[str, Any], key: str, path: Path) -> Camera:
+    """One [cam_i] table as a Camera; values of the wrong type or shape are an error naming the table."""
+    def numbers(field: str, shapes: tuple[tuple[int, ...], ...]) -> np.ndarray:
+        try:
+            a = np.asarray(t[field], dtype=np.float64)
+        except (TypeError, ValueError):
+            a = None
+        if a is None or a.shape not in shapes:
+            want = " or ".join("x".join(map(str, s)) + " numbers" for s in shapes)
+            raise CalibrationFileError(f"{path}: camera table [{key}]: {field} must be {want}, got {t[field]!r}")
+        return a
+
+    size = numbers("size", ((2,),))
+    matrix = numbers("matrix", ((3, 3),))
+    dist = numbers("distortions", tuple((n,) for n in range(0, 15)))
+    if np.any(dist[5:] != 0):
+        raise CalibrationFileError(f"{path}: camera table [{key}]: {dist.size} distortion terms; hingecap's lens model "
+                                   "has OpenCV's five (k1 k2 p1 p2 k3): recalibrate without the rational/thin-prism terms")
+    rot = numbers("rotation", ((3,), (3, 3)))
+    if rot.shape == (3, 3):
+        if not np.isfinite(rot).all() or not np.allclose(rot @ rot.T, np.eye(3), atol=1e-4) or np.linalg.det(rot) < 0:
+            raise CalibrationFileError(f"{path}: camera table [{key}]: rotation {rot.tolist()} is not a rotation matrix")
+        rot = cv2.Rodrigues(rot)[0].ravel()
+    translation = numbers("translation", ((3,),))
+    if not np.isfinite(size).all():
+        raise CalibrationFileError(f"{path}: camera table [{key}]: size {t['size']!r} must be finite pixels")
+    name = t.get("name", key)
+    if not isinstance(name, (str, int)):
+        raise CalibrationFileError(f"{path}: camera table [{key}]: name must be text, got {name!r}")
+    return Camera(str(name), (int(round(size[0])), int(round(size[1]))), matrix, dist[:5], rot, translation)
 
 
 def read_qca(path: str | Path, binning_factor: int = 1) -> list[Camera]:
@@ -145,7 +221,15 @@ def read_qca(path: str | Path, binning_factor: int = 1) -> list[Camera]:
         fov, intr, tr = tag.find("fov_video"), tag.find("intrinsic"), tag.find("transform")
         if fov is None or intr is None or tr is None:
             raise CalibrationFileError(f"{path}: camera {name} lacks fov_video, intrinsic or transform")
-        g = lambda e, k: float(e.attrib[k])  # noqa: E731
+        def g(element, attribute: str, name=name) -> float:
+            try:
+                return float(element.attrib[attribute])
+            except KeyError:
+                raise CalibrationFileError(f"{path}: camera {name}: <{element.tag}> lacks {attribute}") from None
+            except ValueError:
+                raise CalibrationFileError(f"{path}: camera {name}: <{element.tag}> {attribute}="
+                                           f"{element.attrib[attribute]!r} is not a number") from None
+
         left, top = g(fov, "left"), g(fov, "top")
         w = (g(fov, "right") - left + 1) / binning_factor
         h = (g(fov, "bottom") - top + 1) / binning_factor
@@ -160,6 +244,10 @@ def read_qca(path: str | Path, binning_factor: int = 1) -> list[Camera]:
         # Pose2Sim reads the matrix by columns (camera -> world) and inverts it: world -> camera is M itself
         R = flip @ M
         t = -R @ position
-        cameras.append(Camera(name, (int(round(w)), int(round(h))), K, dist, cv2.Rodrigues(R)[0].ravel(), t))
+        if not (np.isfinite(R).all() and np.isfinite([w, h]).all() and np.allclose(M @ M.T, np.eye(3), atol=1e-3)):
+            raise CalibrationFileError(f"{path}: camera {name}: its <transform> r11..r33 is not a rotation matrix, "
+                                       f"or its <fov_video> is not finite")
+        cam = Camera(name, (int(round(w)), int(round(h))), K, dist, cv2.Rodrigues(R)[0].ravel(), t)
+        cameras.append(check_camera(cam, path, name))
     cameras.sort(key=lambda c: natural_key(c.name))
     return cameras

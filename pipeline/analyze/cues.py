@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from pipeline.common.config import yaml_problem
 from pipeline.common.landmarks import INDEX
 from pipeline.common.paths import CUES_SCHEMA, DEFAULT_CUES
 from pipeline.analyze.reps import Rep
@@ -149,9 +150,11 @@ def load_cues(path: str | Path | None = None) -> CueConfig:
     if not path.is_file():
         raise FileNotFoundError(f"cues file '{path}' does not exist (the default is {DEFAULT_CUES})")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise CueConfigError(f"{path}: not a text file ({exc.reason}); a cues file is YAML text") from None
     except yaml.YAMLError as exc:
-        raise CueConfigError(f"{path}: not valid YAML: {exc}") from exc
+        raise CueConfigError(f"{path}: {yaml_problem(exc)}") from None
     schema = yaml.safe_load(CUES_SCHEMA.read_text())
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.path))
     if errors:
@@ -178,7 +181,41 @@ def load_cues(path: str | Path | None = None) -> CueConfig:
                 ok = thr is None or (isinstance(thr, list) == (c["comparator"] == "between"))
                 if not ok:
                     raise CueConfigError(f"{path}: cue '{cid}': {level} must be [lo, hi] for 'between' and a number otherwise")
+        check_threshold_order(c, path)
     return CueConfig(exercises, dict(data.get("settings") or {}), list(data["cues"]), path)
+
+
+def check_threshold_order(cue: dict, path: Path) -> None:
+    """Each cue's thresholds, and each exercise's overrides merged onto them, in an order that means something.
+
+    A warn is the milder step on the way to a fail: for ``gt``/``abs_gt`` the
+    warn value comes first (warn <= fail), for ``lt`` it is the higher one
+    (warn >= fail), and for ``between`` the warn range lies inside the fail
+    range. Inverted, every verdict changes meaning without a word.
+    """
+    comp = cue["comparator"]
+    variants = {"": (cue["warn"], cue["fail"])}
+    for ex, over in (cue.get("overrides") or {}).items():
+        variants[f"overrides.{ex}."] = (over.get("warn", cue["warn"]), over.get("fail", cue["fail"]))
+    for prefix, (warn, fail) in variants.items():
+        key = f"{path}: cue '{cue['id']}' ({comp})"
+        for level, thr in (("warn", warn), ("fail", fail)):
+            values = thr if isinstance(thr, list) else [thr]
+            if thr is not None and not np.all(np.isfinite(np.asarray(values, dtype=np.float64))):
+                raise CueConfigError(f"{key}: {prefix}{level} {thr} is not a finite number")
+            if comp == "between" and thr is not None and thr[0] > thr[1]:
+                raise CueConfigError(f"{key}: {prefix}{level} [{thr[0]}, {thr[1]}] must be [lo, hi] with lo <= hi")
+        if warn is None or fail is None:
+            continue
+        if comp in ("gt", "abs_gt") and warn > fail:
+            raise CueConfigError(f"{key}: {prefix}warn {warn} is past {prefix}fail {fail}: with '{comp}' a value above "
+                                 f"warn is borderline and above fail a violation, so warn must be <= fail; swap them")
+        if comp == "lt" and warn < fail:
+            raise CueConfigError(f"{key}: {prefix}warn {warn} is past {prefix}fail {fail}: with 'lt' a value below warn "
+                                 "is borderline and below fail a violation, so warn must be >= fail; swap them")
+        if comp == "between" and not (fail[0] <= warn[0] and warn[1] <= fail[1]):
+            raise CueConfigError(f"{key}: {prefix}warn range {warn} must lie inside {prefix}fail range {fail} "
+                                 "(outside warn is borderline, outside fail a violation); fix the ranges")
 
 
 def select_cues(cues: list[Cue], only: list[str] | None) -> list[Cue]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Mapping
 
@@ -238,17 +239,36 @@ def analyze_session(pose3d_path, exercise: str, out_dir, cues_path=None, *, only
     views = None
     if silhouettes and calibration is not None:
         views = load_views(pose, {k: Path(v) for k, v in silhouettes.items()}, calibration)
-    log.info("read %s: %d frames at %.1f fps, cameras %s; silhouettes %s", pose3d_path, pose.n_frames, pose.fps,
-             ", ".join(pose.cameras) or "-", "used" if views is not None else "not given: the back and feet cues "
-             "will not be judged")
+    log.info("read %s: %d frames at %.2f fps (%.1f s), %s of the landmark samples present; exercise %s, cues from %s",
+             pose3d_path, pose.n_frames, pose.fps, pose.n_frames / pose.fps if pose.fps else 0.0,
+             f"{100 * np.isfinite(pose.xyz).all(-1).mean():.1f} %", exercise, cues_path or "the default cues file")
+    log.info("cameras %s; silhouettes %s", ", ".join(pose.cameras) or "-", "used" if views is not None else
+             "not given: the back and feet cues will not be judged")
     try:
         kin, report = analyze(pose.xyz, pose.t, exercise, cues_path=cues_path, only_cues=only_cues, fps=pose.fps,
                               session=session, hip_offset_m=hip_offset_m, require_reps=require_reps, views=views)
     except (SessionTooShortError, NoRepsError) as exc:
         raise type(exc)(f"{pose3d_path}: {exc}") from None
+    _log_report(report)
     write_kinematics(out_dir / "kinematics.csv", kin)
     write_reps(out_dir / "reps.json", report)
-    s = report["summary"]
-    log.info("%d reps, %d quality; fails %s; not judged %s; wrote %s in %.1f s", report["n_reps"], s["quality_reps"],
-             s["violations"] or "none", s.get("not_judged") or "none", out_dir, time.perf_counter() - t0)
+    log.info("wrote %s and %s in %.1f s", out_dir / "kinematics.csv", out_dir / "reps.json", time.perf_counter() - t0)
     return report
+
+
+def _log_report(report: dict) -> None:
+    """What was found and judged: each rep's times and failed cues, the verdict counts."""
+    if not report["reps"]:
+        log.warning("no reps judged: %s", report.get("message", "no rep found"))
+        return
+    log.info("%d rep(s) found; cues judged: %s", report["n_reps"], ", ".join(c["id"] for c in report["cues"]) or "none")
+    counts: Counter = Counter()
+    for r in report["reps"]:
+        counts.update(c["verdict"] for c in r["cues"])
+        failed = [c["id"] for c in r["cues"] if c["verdict"] == "fail"]
+        unjudged = [f'{c["id"]} ({c.get("reason", "?")})' for c in r["cues"] if c["verdict"] == "not_judged"]
+        log.info("rep %d: %.2f-%.2f s (bottom %.2f s)%s: %s%s", r["index"], r["t_start"], r["t_end"], r["t_bottom"],
+                 "" if r["reliable"] else ", unreliable (landmarks missing)", ", ".join(failed) or "no cue failed",
+                 f"; not judged: {'; '.join(unjudged)}" if unjudged else "")
+    log.info("verdicts: %s; %d quality rep(s) of %d", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
+             report["summary"]["quality_reps"], report["n_reps"])

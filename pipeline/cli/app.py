@@ -8,8 +8,23 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from typer.core import TyperGroup
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Multi-camera 3D motion capture that judges hip-hinge form.")
+
+class _Commands(TyperGroup):
+    """Every command: a full disk is one line naming the file, not a traceback."""
+
+    def invoke(self, ctx):
+        from pipeline.common.atomic import DiskFullError
+
+        try:
+            return super().invoke(ctx)
+        except DiskFullError as exc:
+            _fail(exc)
+
+
+app = typer.Typer(cls=_Commands, add_completion=False, no_args_is_help=True,
+                  help="Multi-camera 3D motion capture that judges hip-hinge form.")
 
 
 def _fail(exc: Exception) -> None:
@@ -83,23 +98,49 @@ def convert_calibration_cmd(
 def detect(
     video: Path = typer.Argument(..., help="one camera's video; a {stem}.timestamps.csv beside it (frame,t) gives the times"),
     output: Path = typer.Option(..., "--output", "-o", help="pose2d file to write (.npz: xy, conf, t)"),
-    model_complexity: int = typer.Option(1, help="BlazePose model: 0 lite, 1 full"),
+    model_complexity: int = typer.Option(1, help="BlazePose model: 1 full (the only one in mediapipe's wheel)"),
     max_frames: Optional[int] = typer.Option(None, help="stop after this many frames"),
     timestamps: Optional[Path] = typer.Option(None, help="frame,t CSV (default: {stem}.timestamps.csv beside VIDEO, else frame / fps)"),
+    calibration: Optional[Path] = typer.Option(None, "--calibration", "-c", help="the room's calibration: the person standing nearest where the athlete should be is measured on every frame"),
+    camera: Optional[str] = typer.Option(None, help="this video's camera in the calibration (default: the video's stem)"),
+    athlete_position: Optional[str] = typer.Option(None, help="X,Y: the floor point (m) where the athlete works (needs --calibration)"),
+    athlete_camera: Optional[str] = typer.Option(None, help="the athlete is the person nearest this calibrated camera (needs --calibration)"),
 ) -> None:
-    """2D landmarks of one video (MediaPipe BlazePose, 33 per frame; frames without a person are NaN)."""
+    """2D landmarks of everyone in one video (MediaPipe BlazePose, 33 per person and frame; NaN where not measured)."""
     from pipeline.contracts import ContractError
     from pipeline.contracts.pose2d import read_pose2d
     from pipeline.detect.stage import detect_video
     from pipeline.detect.video import DetectionError
 
     try:
-        detect_video(video, output, model_complexity=model_complexity, timestamps=timestamps, max_frames=max_frames)
+        detect_video(video, output, model_complexity=model_complexity, timestamps=timestamps, max_frames=max_frames,
+                     calibration=calibration, camera=camera, athlete=_athlete_option(athlete_position, athlete_camera))
         pose = read_pose2d(output)
-    except (DetectionError, ContractError) as exc:
+    except (DetectionError, ContractError, ValueError) as exc:
         _fail(exc)
-    typer.echo(f"{video}: person detected in {100 * pose.detection_rate:.1f} % of {len(pose.xy)} frames "
-               f"(times from {pose.t_source}); wrote {output}")
+    if pose.truncated:
+        typer.secho(f"warning: {video} is truncated: {pose.frames_decoded} of the {pose.frames_stated} frames its "
+                    "container states could be decoded", fg=typer.colors.YELLOW, err=True)
+    typer.echo(f"{video}: a person detected in {100 * pose.detection_rate:.1f} % of {len(pose.xy)} frames, up to "
+               f"{pose.n_people} at once (times from {pose.t_source}); wrote {output}")
+
+
+def _athlete_option(position: Optional[str], camera: Optional[str]) -> Optional[dict]:
+    """The ``athlete:`` setting from --athlete-position X,Y / --athlete-camera NAME (pipeline.common.athlete)."""
+    from pipeline.common.athlete import athlete_hint
+
+    if position is None and camera is None:
+        return None
+    value: dict = {}
+    if position is not None:
+        try:
+            value["position"] = [float(v) for v in position.split(",")]
+        except ValueError:
+            raise typer.BadParameter(f"--athlete-position wants X,Y in metres, got {position!r}") from None
+    if camera is not None:
+        value["nearest_camera"] = camera
+    athlete_hint(value)  # checks it: position [x, y], not both
+    return value
 # (sync/triangulation)
 @app.command()
 def triangulate(
@@ -112,8 +153,12 @@ def triangulate(
     refine_calibration: bool = typer.Option(False, help="shift each camera's principal point by its body joints' constant offset"),
     cutoff_hz: float = typer.Option(6.0, help="low-pass cut-off (0: none)"),
     max_gap_s: float = typer.Option(0.25, help="fill landmark gaps up to this long"),
+    athlete_position: Optional[str] = typer.Option(None, help="X,Y: the athlete is the person most often nearest this floor point (m)"),
+    athlete_camera: Optional[str] = typer.Option(None, help="the athlete is the person most often nearest this calibrated camera"),
 ) -> None:
-    """Synchronise the cameras, then triangulate, repair and filter the 3D skeleton (pose3d.npz)."""
+    """Synchronise the cameras, match the people across them, choose the athlete, then triangulate, repair and
+    filter the athlete's 3D skeleton (pose3d.npz)."""
+    from pipeline.contracts.pose3d import tracked_text
     from pipeline.sync.stage import sync_session
     from pipeline.sync.timeline import SyncError
     from pipeline.triangulate.stage import triangulate_session
@@ -125,13 +170,18 @@ def triangulate(
         sync_info = sync_session(pose2d, output / "sync.json", method=sync)
         info = triangulate_session(pose2d, calibration, output / "sync.json", output / "pose3d.npz", device=device,
                                    repair_swaps=repair_swaps, refine_calibration=refine_calibration,
-                                   cutoff_hz=cutoff_hz or None, max_gap_s=max_gap_s)
+                                   cutoff_hz=cutoff_hz or None, max_gap_s=max_gap_s,
+                                   athlete=_athlete_option(athlete_position, athlete_camera))
     except (SyncError, ValueError, FileNotFoundError) as exc:
         _fail(exc)
     for cam, c in sync_info["cameras"].items():
         typer.echo(f"{cam}: offset {c['offset_s'] * 1000:+.1f} ms (confidence {c['confidence']:.2f})")
     rep = info["reprojection_px"]
-    typer.echo(f"sync {sync_info['method']}; {info['tracked_pct']:.1f} % of landmarks tracked; median reprojection "
+    for line in info.get("warnings", []):
+        typer.secho(f"warning: {line}", fg=typer.colors.YELLOW, err=True)
+    people = info.get("people") or {}
+    typer.echo(f"athlete: {people.get('rule', '-')}; {len(people.get('others') or [])} other person(s) seen")
+    typer.echo(f"sync {sync_info['method']}; {tracked_text(info['tracked_pct'])} of landmarks tracked; median reprojection "
                f"error {rep['median_body_joints'] or float('nan'):.1f} px (body joints); wrote {output / 'pose3d.npz'}")
 
 
@@ -220,26 +270,33 @@ def report(
     figures: bool = typer.Option(True, help="render the Open3D figures of each rep"),
 ) -> None:
     """Build the session's self-contained HTML report (replay, rep table, figures, plots, progress)."""
-    import yaml
-
+    from pipeline.common.config import ConfigError, read_yaml
     from pipeline.report import build_report
+    from pipeline.report.evidence import config_footage
     from pipeline.report.progress import config_context
 
     meta: dict = {}
     past: list = []
+    footage: dict = {}
+    no_video = "no workflow config names this session, so its videos and calibration are unknown"
     cfg_path = config if config is not None else Path("config/config.yaml")
     try:
         if cfg_path.is_file():
-            cfg = yaml.safe_load(cfg_path.read_text()) or {}
+            cfg = read_yaml(cfg_path) or {}
+            if not isinstance(cfg, dict):
+                raise ConfigError(f"{cfg_path}: a config file holds a mapping (rooms:, sessions:, options:)")
             if config is not None or session_dir.name in (cfg.get("sessions") or {}):
                 meta, past = config_context(cfg, session_dir.name, session_dir.parent.parent)
+                footage, no_video = config_footage(cfg, session_dir.name, session_dir.parent.parent)
         elif config is not None:
             raise FileNotFoundError(f"config file '{config}' does not exist")
         given = {"athlete": athlete, "exercise": exercise, "date": date, "load_kg": load_kg, "notes": notes}
         meta.update({k: v for k, v in given.items() if v is not None})
-        index = build_report(session_dir, meta, out, history=past + list(history), figures=figures)
+        index = build_report(session_dir, meta, out, history=past + list(history), figures=figures, **footage)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         _fail(exc)
+    if no_video:
+        typer.echo(f"no video panel: {no_video}")
     typer.echo(f"report written: {index}")
 
 
@@ -285,11 +342,20 @@ def run(
     unlock: bool = typer.Option(False, "--unlock", help="remove the lock a killed run left behind (then run again)"),
     targets: list[str] = typer.Argument(None, help="output files to make (default: every session's report)"),
 ) -> None:
-    """Run the whole workflow (Snakemake, local profile): every room's calibration and every session's report."""
+    """Run the whole workflow (Snakemake, local profile): every room's calibration and every session's report.
+
+    The config is checked before Snakemake starts, and one run at a time may
+    use a results folder (a lock file in it), whatever folder it is started from.
+    """
+    from pipeline.cli.lock import ResultsLockedError
     from pipeline.cli.workflow import run_workflow
+    from pipeline.common.config import ConfigError
 
     extra = ["--dry-run"] if dry_run else ["--unlock"] if unlock else []
-    code = run_workflow(configfile, cores=cores, targets=targets or (), extra=extra)
+    try:
+        code = run_workflow(configfile, cores=cores, targets=targets or (), extra=extra)
+    except (ConfigError, ResultsLockedError) as exc:
+        _fail(exc)
     raise typer.Exit(code)
 
 
@@ -299,7 +365,13 @@ def _run_to_report(config: Path, session_name: str, cores: str) -> Path:
     from pipeline.common.paths import ROOT
     from pipeline.examples.demo import summary
 
-    code = run_workflow(config, cores=cores, cwd=ROOT)
+    from pipeline.cli.lock import ResultsLockedError
+    from pipeline.common.config import ConfigError
+
+    try:
+        code = run_workflow(config, cores=cores, cwd=ROOT)
+    except (ConfigError, ResultsLockedError) as exc:
+        _fail(exc)
     if code:
         _fail(RuntimeError(f"the workflow failed (Snakemake exit code {code}); see the job logs under results/"))
     session = ROOT / "results" / "sessions" / session_name

@@ -15,6 +15,11 @@ stage writes it). docs/data-contracts.md describes the contents.
 """
 from __future__ import annotations
 
+# NPZ_DAMAGE: the .npz readers turn *any* exception raised while numpy decodes the file into a ContractError
+# naming it. Damaged bytes surface as BadZipFile, zlib.error, EOFError, NotImplementedError (zip version),
+# SyntaxError or tokenize.TokenError (the array header is parsed as Python), MemoryError (a shape gone wild)
+# and more: the list is numpy's and zipfile's, not ours to keep up to date.
+
 
 class ContractError(ValueError):
     """A stage file is malformed; the message names the file and what is wrong."""

@@ -81,7 +81,7 @@ def read_pose3d(path: str | Path) -> Pose3D:
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
-    except (ValueError, OSError, EOFError) as exc:
+    except Exception as exc:  # noqa: BLE001 -- see NPZ_DAMAGE in pipeline/contracts
         raise ContractError(f"'{path}': not a readable pose3d .npz file ({exc}); rerun the triangulation") from None
     missing = [k for k in ("xyz", "t") if k not in data]
     if missing:
@@ -99,6 +99,20 @@ def read_pose3d(path: str | Path) -> Pose3D:
                   data.get("view_person"), info, path)
 
 
+def tracked_text(pct: float | None) -> str:
+    """``info["tracked_pct"]`` for people: '97.3 %', and never '100.0 %' unless every landmark was tracked."""
+    if not isinstance(pct, (int, float)):
+        return "–"
+    text = f"{pct:.1f}"
+    if text == "100.0" and pct < 100.0:
+        text = "99.9"
+    return f"{text} %"
+
+
 def _check(xyz: np.ndarray, t: np.ndarray, path: Path) -> None:
     if xyz.ndim != 3 or xyz.shape[1:] != (N_LANDMARKS, 3) or t.shape != (xyz.shape[0],):
         raise ContractError(f"'{path}': xyz must be (T,33,3) and t (T,), got xyz {xyz.shape} and t {t.shape}")
+    if np.isinf(xyz).any():
+        raise ContractError(f"'{path}': xyz holds infinite coordinates (missing points are NaN); rerun the triangulation")
+    if not np.isfinite(t).all() or (t.size > 1 and not np.all(np.diff(t) > 0)):
+        raise ContractError(f"'{path}': t must be finite, increasing seconds; rerun the triangulation")

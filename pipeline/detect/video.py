@@ -37,6 +37,11 @@ def read_timestamps(path: str | Path) -> np.ndarray:
         raise DetectionError(f"{path}: empty or non-numeric cells; every row must be 'frame,t' in seconds")
     if not np.array_equal(frame, np.arange(frame.size)):
         raise DetectionError(f"{path}: the frame column must count 0, 1, 2, ... (one row per video frame)")
+    back = np.flatnonzero(np.diff(t) <= 0)
+    if back.size:
+        i = int(back[0])
+        raise DetectionError(f"{path}: t goes backward or repeats at frame {i + 1} ({t[i]:.6f} s -> {t[i + 1]:.6f} s); "
+                             "the times must increase (the recorder's clock jumped, or the rows were edited)")
     return t
 
 

@@ -40,6 +40,21 @@ def _compare(raw: tuple, repaired: tuple, cameras: Sequence, frames: slice = sli
             "repaired": body_errors(xy_r[:, frames], conf_r[:, frames], cameras)}
 
 
+def _athlete(loaded: Sequence, cams: Sequence, T: int):
+    """Each camera's view of the athlete, frame for frame, as the triangulate stage chooses them
+    (``pipeline.triangulate.people``): ((C, T, 33, 2), (C, T, 33)) and the choice."""
+    from pipeline.triangulate.people import athlete_views, select_athlete
+
+    P = max(lm.n_people for lm in loaded)
+    xy = np.full((len(loaded), T, P, 33, 2), np.nan)
+    conf = np.zeros((len(loaded), T, P, 33))
+    for c, lm in enumerate(loaded):
+        xy[c, :, :lm.n_people], conf[c, :, :lm.n_people] = lm.xy[:T], lm.conf[:T]
+    focus = np.stack([lm.focus_slots()[:T] for lm in loaded])
+    choice = select_athlete(xy, cams, np.arange(T) / loaded[0].fps, focus=focus)
+    return athlete_views(xy, conf, choice.slot), choice
+
+
 def run_demo(out_dir: str | Path, *, max_frames: int | None = None, model_complexity: int = 1,
              progress: bool = True) -> dict:
     """2D detection, swap repair and triangulation of the demo; the figures of docs/accuracy.md.
@@ -68,8 +83,7 @@ def run_demo(out_dir: str | Path, *, max_frames: int | None = None, model_comple
         loaded.append(read_pose2d(path))
     t_detect = time.perf_counter() - t0
     T = min(len(lm.xy) for lm in loaded)  # the demo's videos are synchronised frame for frame
-    raw = (np.stack([lm.xy[:T] for lm in loaded]).astype(np.float64),
-           np.stack([lm.conf[:T] for lm in loaded]).astype(np.float64))
+    raw, athlete = _athlete(loaded, cams, T)
     t1 = time.perf_counter()
     xy_r, conf_r, report = repair_swaps(*raw, cams)
     t_repair = time.perf_counter() - t1
@@ -88,6 +102,7 @@ def run_demo(out_dir: str | Path, *, max_frames: int | None = None, model_comple
         "video_sizes": {c.name: list(lm.size or ()) for c, lm in zip(cams, loaded)},
         "calibration_sizes": {c.name: list(c.size) for c in cams},
         "detection_rate": {c.name: lm.detection_rate for c, lm in zip(cams, loaded)},
+        "people": athlete.report,
         "swaps": report,
         "swapped_pct": {n: {k: 100.0 * r[k] / r["frames"] for k in ("whole", "arms", "legs", "face", "excluded")}
                         for n, r in report["cameras"].items()},

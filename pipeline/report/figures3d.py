@@ -6,9 +6,17 @@ model points (head, upper back, sacrum) are marked with blue spheres. One
 OffscreenRenderer is made per call and reused for every image because its
 start-up (EGL context, Filament engine) costs far more than a frame.
 
+The report renders in a child process (``render_in_child``): importing Open3D
+alone takes about 320 MB and a few seconds, which the report's own process
+then does not carry, the rest of the report is built meanwhile, and a crash in
+the graphics stack (EGL drivers do segfault) costs the figures, not the page.
+
 Headless machines: Open3D renders through EGL; without a display Mesa's
 surfaceless platform gives a software context, so EGL_PLATFORM is set before
-open3d is imported. Post-processing (tone mapping, SSAO, anti-aliasing) and
+open3d is imported. Mesa's EGL still probes for a Wayland compositor, and
+libwayland prints "error: XDG_RUNTIME_DIR is invalid or not set" on every
+report when that variable is missing (as in batch jobs and containers), so a
+private runtime folder is set when there is none. Post-processing (tone mapping, SSAO, anti-aliasing) and
 the sun light's shadows are switched off: with them a software frame takes
 seconds, without them tens of milliseconds.
 """
@@ -36,9 +44,24 @@ class RenderError(RuntimeError):
 def _o3d():
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("EGL_PLATFORM", "surfaceless")
+    _runtime_dir()
     import open3d as o3d
 
     return o3d
+
+
+def _runtime_dir() -> None:
+    """A private XDG_RUNTIME_DIR (mode 0700, removed at exit) when the environment has no usable one."""
+    current = os.environ.get("XDG_RUNTIME_DIR")
+    if current and os.path.isdir(current) and os.access(current, os.W_OK):
+        return
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="hingecap-runtime-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    os.environ["XDG_RUNTIME_DIR"] = folder
 
 
 def _view_cameras(points: np.ndarray, facing: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -57,14 +80,15 @@ def _view_cameras(points: np.ndarray, facing: np.ndarray) -> dict[str, tuple[np.
 
 def render_rep_figures(
     frames: np.ndarray, violated: np.ndarray, facing: np.ndarray, out_dir: str | Path | None = None,
-    *, size: tuple[int, int] = (480, 540), prefix: str = "rep",
+    *, size: tuple[int, int] = (480, 540), prefix: str = "rep", numbers: list[int] | None = None,
 ) -> list[dict[str, np.ndarray]]:
     """Render each skeleton in ``frames`` (R,36,3) from the side and the front.
 
     ``violated`` (R,E) gives each segment of ALL_EDGES its level (session.WARN
     amber, session.FAIL red; a bool array means FAIL where True). Returns one
     {"side": rgb, "front": rgb} dict of uint8 images per rep; with ``out_dir``
-    also writes ``{prefix}{i:02d}_{view}.png`` there.
+    also writes ``{prefix}{n:02d}_{view}.png`` there, n the rep's number
+    (``numbers``, default 1..R).
     """
     frames = np.asarray(frames, np.float64)
     violated = np.asarray(violated)
@@ -94,6 +118,7 @@ def render_rep_figures(
     edges = np.asarray(ALL_EDGES, np.int32)
     results = []
     out = Path(out_dir) if out_dir is not None else None
+    numbers = list(numbers) if numbers is not None else list(range(1, len(frames) + 1))
     try:
         for r, (pts, level) in enumerate(zip(frames, levels)):
             scene.clear_geometry()
@@ -118,7 +143,7 @@ def render_rep_figures(
                 renderer.setup_camera(30.0, centre, eye, np.array([0.0, 0.0, 1.0]))
                 views[view] = np.asarray(renderer.render_to_image()).copy()
                 if out is not None:
-                    _write_png(out / f"{prefix}{r + 1:02d}_{view}.png", views[view])
+                    _write_png(out / f"{prefix}{numbers[r]:02d}_{view}.png", views[view])
             results.append(views)
     finally:
         del renderer
@@ -138,6 +163,82 @@ def _floor(o3d, pts: np.ndarray):
     return grid
 
 
+def render_pngs(frames: np.ndarray, violated: np.ndarray, facing: np.ndarray, out_dir: str | Path | None,
+                numbers: list[int]) -> list[dict[str, bytes]]:
+    """render_rep_figures, each image encoded as PNG once: written to ``out_dir`` and returned as bytes."""
+    from pipeline.common.atomic import write_bytes
+
+    pngs = []
+    for n, views in zip(numbers, render_rep_figures(frames, violated, facing, numbers=numbers)):
+        pngs.append({view: png_bytes(rgb) for view, rgb in views.items()})
+        if out_dir is not None:
+            for view, data in pngs[-1].items():
+                write_bytes(Path(out_dir) / f"rep{n:02d}_{view}.png", data)
+    return pngs
+
+
+def render_in_child(frames: np.ndarray, violated: np.ndarray, facing: np.ndarray, out_dir: str | Path,
+                    numbers: list[int]) -> "ChildRender":
+    """Start render_pngs in a fresh Python process writing into ``out_dir``; ``result()`` waits for its PNGs.
+
+    A plain subprocess (``python -m pipeline.report.figures3d``), not
+    multiprocessing: that would re-import the caller's main script, which
+    breaks any script without a ``__main__`` guard.
+    """
+    import os
+    import pickle
+    import subprocess
+    import sys
+    import tempfile
+
+    out = Path(out_dir)
+    err = tempfile.TemporaryFile()  # a file, not a pipe: a chatty renderer cannot fill it and stall
+    root = str(Path(__file__).resolve().parents[2])  # the child imports this package as the parent does
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.report.figures3d", str(out)], env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err)
+    job = pickle.dumps((np.asarray(frames, np.float32), np.asarray(violated, np.uint8), np.asarray(facing, np.float64),
+                        [int(n) for n in numbers]))
+    return ChildRender(proc, job, err, out, [int(n) for n in numbers])
+
+
+class ChildRender:
+    """A figure-rendering process under way."""
+
+    def __init__(self, proc, job: bytes, err, out: Path, numbers: list[int]) -> None:
+        self.proc, self.job, self.err, self.out, self.numbers = proc, job, err, out, numbers
+        # Hand the job over now (a pipe holds 64 kB; a long session's job is larger) so it starts rendering.
+        import threading
+
+        self._feeder = threading.Thread(target=self._feed, daemon=True)
+        self._feeder.start()
+
+    def _feed(self) -> None:
+        try:
+            self.proc.stdin.write(self.job)
+            self.proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass  # the child died at start: result() reports why
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        self.err.close()
+
+    def result(self) -> list[dict[str, bytes]]:
+        self._feeder.join()
+        self.proc.wait()
+        self.err.seek(0)
+        err = self.err.read()
+        self.err.close()
+        if self.proc.returncode != 0:
+            lines = [ln for ln in err.decode("utf-8", "replace").splitlines() if ln.strip()]
+            said = next((ln for ln in reversed(lines) if "Error" in ln), lines[-1] if lines else "no message")
+            raise RenderError(f"the Open3D renderer process failed (exit code {self.proc.returncode}): {said}")
+        return [{view: (self.out / f"rep{n:02d}_{view}.png").read_bytes() for view in ("side", "front")}
+                for n in self.numbers]
+
+
 def png_bytes(rgb: np.ndarray) -> bytes:
     import cv2
 
@@ -151,3 +252,14 @@ def _write_png(path: Path, rgb: np.ndarray) -> None:
     from pipeline.common.atomic import write_bytes
 
     write_bytes(path, png_bytes(rgb))
+
+
+if __name__ == "__main__":  # the report's renderer process (render_in_child): the job on stdin, out_dir
+    import pickle
+    import sys
+
+    _frames, _violated, _facing, _numbers = pickle.load(sys.stdin.buffer)
+    try:
+        render_pngs(_frames, _violated, _facing, sys.argv[1], _numbers)
+    except RenderError as _exc:
+        sys.exit(f"RenderError: {_exc}")

@@ -109,4 +109,9 @@ def config_context(config: Mapping[str, Any], session: str, results: str | Path 
     root = Path(results if results is not None else config.get("results", "results")) / "sessions"
     history = [dict(sessions[name], dir=root / name) for name in earlier_sessions(config, session)
                if (root / name / "reps.json").is_file()]
-    return dict(sessions[session]), history
+    from pipeline.common.athlete import athlete_name
+
+    meta = dict(sessions[session])
+    if "athlete" in meta:
+        meta["athlete"] = athlete_name(meta["athlete"])  # the setting may also say how to find the athlete
+    return meta, history

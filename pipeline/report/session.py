@@ -96,6 +96,10 @@ def cue_edges(landmarks: list[str]) -> list[int]:
 
 
 WARN, FAIL = 1, 2  # levels of violation_mask: a warn is borderline, a fail a violation
+# Verdicts that flag a cell, with their level. "borderline" is the planned name of today's "warn" (a value
+# within its uncertainty of the threshold): both are drawn amber.
+LEVELS = {"warn": WARN, "borderline": WARN, "fail": FAIL}
+FLAGGED = tuple(LEVELS)
 
 
 def violation_mask(session: Session) -> np.ndarray:
@@ -104,7 +108,7 @@ def violation_mask(session: Session) -> np.ndarray:
     edges = {c["id"]: cue_edges(c.get("landmarks", [])) for c in session.reps["cues"]}
     for rep in session.reps["reps"]:
         for cue in rep.get("cues", []):
-            level = {"warn": WARN, "fail": FAIL}.get(cue.get("verdict"), 0)
+            level = LEVELS.get(cue.get("verdict"), 0)
             frames = np.asarray(cue.get("frames") or [], int)
             frames = frames[(frames >= 0) & (frames < session.n_frames)]
             if level and frames.size and edges.get(cue["id"]):
@@ -119,12 +123,13 @@ def violation_runs(session: Session) -> list[dict]:
     for rep in session.reps["reps"]:
         for cue in rep.get("cues", []):
             frames = np.unique(np.asarray(cue.get("frames") or [], int))
-            if not frames.size or cue.get("verdict") not in ("warn", "fail"):
+            if not frames.size or cue.get("verdict") not in FLAGGED:
                 continue
             breaks = np.flatnonzero(np.diff(frames) > 1)
             starts = np.concatenate([[frames[0]], frames[breaks + 1]])
             ends = np.concatenate([frames[breaks], [frames[-1]]])
-            runs += [{"cue": cue["id"], "rep": rep["index"], "level": cue["verdict"], "start": int(s), "end": int(e)}
+            level = "fail" if LEVELS[cue["verdict"]] == FAIL else "warn"
+            runs += [{"cue": cue["id"], "rep": rep["index"], "level": level, "start": int(s), "end": int(e)}
                      for s, e in zip(starts, ends)]
     return runs
 
@@ -133,10 +138,10 @@ def bottom_frames(session: Session) -> np.ndarray:
     return np.clip(np.asarray([r["bottom"] for r in session.reps["reps"]], int), 0, session.n_frames - 1)
 
 
-VERDICT_ORDER = {"pass": 0, "unreliable": 1, "not_judged": 1, "warn": 2, "fail": 3}
+VERDICT_ORDER = {"pass": 0, "unreliable": 1, "not_judged": 1, "warn": 2, "borderline": 2, "fail": 3}
 
 
 def rep_verdict(rep: dict) -> str:
-    """The worst verdict of a rep's cues (pass < unreliable < warn < fail)."""
+    """The worst verdict of a rep's cues (pass < unreliable < warn or borderline < fail)."""
     return max((c.get("verdict", "pass") for c in rep.get("cues", [])), key=lambda v: VERDICT_ORDER.get(v, 0),
                default="pass")

@@ -31,23 +31,58 @@ def check_timestamps(t: np.ndarray, cam: str) -> np.ndarray:
     return t
 
 
-def common_timeline(times: Mapping[str, np.ndarray], fps: float | None = None) -> np.ndarray:
-    """Uniform timeline over the span every camera covers, at ``fps`` (default: the slowest camera's rate).
+MIN_CAMERAS = 2  # what triangulation needs at an instant
+# A camera filming less of the timeline than this is reported as short (a frame or two at the edges is normal).
+FULL_COVERAGE = 0.98
 
-    The slowest camera bounds what all cameras can jointly say, so sampling
-    faster would only interpolate.
+
+def common_timeline(times: Mapping[str, np.ndarray], fps: float | None = None) -> np.ndarray:
+    """Uniform timeline over the span at least two cameras cover, at ``fps`` (default: the slowest camera's rate).
+
+    Not the span *every* camera covers: one camera that started late or
+    stopped early would cut the whole session to its length. Where a camera
+    has no frames it is a gap for that camera alone (``resample_to_timeline``
+    gives NaN there; ``coverage`` says how much), and the others carry the
+    session. The slowest camera bounds what the cameras can jointly say, so
+    sampling faster would only interpolate.
     """
     ts = {cam: check_timestamps(t, cam) for cam, t in times.items()}
     if not ts:
         raise SyncError("no cameras to synchronise")
     rate = fps or min(frame_rate(t, "mean") for t in ts.values())  # the mean rate: timestamp jitter does not move it
-    start = max(float(t[0]) for t in ts.values())
-    end = min(float(t[-1]) for t in ts.values())
+    start, end = _covered_span(ts, min(MIN_CAMERAS, len(ts)))
     if end <= start:
         spans = ", ".join(f"{c}: {t[0]:.2f}-{t[-1]:.2f} s" for c, t in ts.items())
-        raise SyncError(f"the cameras' recordings do not overlap in time ({spans})")
+        raise SyncError(f"the cameras' recordings do not overlap in time: no instant is filmed by {MIN_CAMERAS} "
+                        f"cameras ({spans}); check the offsets or that the videos belong to one session")
     n = int(np.floor((end - start) * rate + 1e-9)) + 1
-    return np.minimum(start + np.arange(n) / rate, end)  # no rounding past the last common instant
+    return np.minimum(start + np.arange(n) / rate, end)  # no rounding past the last covered instant
+
+
+def _covered_span(ts: Mapping[str, np.ndarray], k: int) -> tuple[float, float]:
+    """First and last instant filmed by at least ``k`` cameras (start > end when there is none).
+
+    The instants covered by k cameras form a union of intervals whose ends are
+    recording starts and ends, so counting at those candidates is enough.
+    """
+    first = np.array([float(t[0]) for t in ts.values()])
+    last = np.array([float(t[-1]) for t in ts.values()])
+    candidates = np.concatenate([first, last])
+    count = ((first[None, :] <= candidates[:, None]) & (candidates[:, None] <= last[None, :])).sum(1)
+    covered = candidates[count >= k]
+    return (float(covered.min()), float(covered.max())) if covered.size else (1.0, 0.0)
+
+
+def coverage(times: Mapping[str, np.ndarray], timeline: np.ndarray) -> dict[str, dict[str, float | list[float]]]:
+    """Per camera: the stretch of ``timeline`` its recording spans (``covered_s``) and the share of samples in it."""
+    timeline = np.asarray(timeline, dtype=np.float64)
+    out = {}
+    for cam, t in times.items():
+        t = np.asarray(t, dtype=np.float64)
+        inside = (timeline >= t[0] - 1e-9) & (timeline <= t[-1] + 1e-9)
+        span = [float(timeline[inside][0]), float(timeline[inside][-1])] if inside.any() else []
+        out[cam] = {"covered_s": [round(v, 6) for v in span], "covered_share": round(float(inside.mean()), 4)}
+    return out
 
 
 def resample_to_timeline(xy: np.ndarray, conf: np.ndarray, t: np.ndarray, timeline: np.ndarray,

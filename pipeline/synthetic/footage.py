@@ -6,8 +6,13 @@ camera's full OpenCV model (``pipeline.synthetic.gl``) and writes, atomically::
 
     out_dir/{camera}.mp4          one video per camera (mp4v)
     out_dir/ground_truth.npz      xyz (T,33,3) float32 world metres, t (T,), fps
-                                  (+ spine (T,K,3), spine_sigma (K,) and any per-frame truth given)
+                                  (+ spine (T,K,3), spine_sigma (K,) and any per-frame truth given); with
+                                  other people also others_xyz (N,T,33,3), NaN where one is not in the room
     out_dir/calibration.toml      the cameras (anipose TOML, calibration.io)
+
+``others``: more people in the room (``pipeline.synthetic.people.Bystander``:
+landmarks and clothes), for instance a coach standing by and someone walking
+past; each is drawn in the frames where their landmarks are finite.
 
 MediaPipe detects the figure; its hip landmark sits 3-4 cm below the true hip
 joint centre, so comparisons with the ground truth should allow for that.
@@ -42,7 +47,8 @@ def render_session(xyz: np.ndarray, cameras: Sequence[Camera], out_dir: str | Pa
                    size: tuple[int, int] | None = None, progress: bool = True, *, room: bool = True,
                    seed: int = 0, spine: np.ndarray | None = None, spine_sigma: np.ndarray | None = None,
                    palette: Palette | None = None, physique: Physique | None = None, scene=None,
-                   truth: dict[str, np.ndarray] | None = None, samples: int = 4) -> dict[str, Path]:
+                   truth: dict[str, np.ndarray] | None = None, samples: int = 4, others: Sequence = ()
+                   ) -> dict[str, Path]:
     """Render one ``{camera}.mp4`` per camera of the figure following ``xyz``; returns name -> video path.
 
     ``size`` rescales every camera to that image size (width, height); the
@@ -52,6 +58,8 @@ def render_session(xyz: np.ndarray, cameras: Sequence[Camera], out_dir: str | Pa
     vary its look and the room's; ``truth`` (per-frame arrays, e.g. the
     simulation's ``truth``) is stored in ground_truth.npz as ``truth_{key}``.
     ``samples``: multisampling (0 renders 2-4x faster on a software GL, with jaggier edges).
+    ``others``: ``Bystander``-like objects (``xyz`` (T, 33, 3) NaN where
+    absent, ``palette``) drawn too, each in their own clothes.
     """
     from calibration.io import write_calibration
 
@@ -67,9 +75,10 @@ def render_session(xyz: np.ndarray, cameras: Sequence[Camera], out_dir: str | Pa
     out.mkdir(parents=True, exist_ok=True)
     ellipsoids, cylinders = body_primitives(xyz, palette or Palette(), spine=spine, spine_sigma=spine_sigma,
                                             physique=physique or Physique())
+    extra = [_figure_frames(o.xyz, o.palette, len(xyz)) for o in others]
     paths = {c.name: out / f"{c.name}.mp4" for c in cams}
-    extra = {} if scene is None else {"scene": scene}
-    with Renderer(cams, room=room, seed=seed, samples=samples, **extra) as renderer, contextlib.ExitStack() as stack:
+    scene_kw = {} if scene is None else {"scene": scene}
+    with Renderer(cams, room=room, seed=seed, samples=samples, **scene_kw) as renderer, contextlib.ExitStack() as stack:
         writers = []
         for cam in cams:
             tmp = stack.enter_context(atomic_path(paths[cam.name]))
@@ -80,17 +89,39 @@ def render_session(xyz: np.ndarray, cameras: Sequence[Camera], out_dir: str | Pa
             stack.callback(writer.release)
             writers.append(writer)
         for t in tqdm(range(len(xyz)), desc="render", unit="frame", disable=not progress):
-            for writer, image in zip(writers, renderer.render(ellipsoids[t], cylinders[t])):
+            ell = np.concatenate([ellipsoids[t]] + [e[t] for e, _ in extra if t in e])
+            cyl = np.concatenate([cylinders[t]] + [c[t] for _, c in extra if t in c])
+            for writer, image in zip(writers, renderer.render(ell, cyl)):
                 writer.write(image)
     more = {} if spine is None else {"spine": np.asarray(spine, np.float32),
                                      "spine_sigma": np.asarray(spine_sigma if spine_sigma is not None
                                                                else np.linspace(0, 1, np.shape(spine)[1]), np.float32)}
     more.update({f"truth_{k}": np.asarray(v) for k, v in (truth or {}).items()
                  if np.ndim(v) >= 1 and len(v) == len(xyz) and np.asarray(v).dtype != object})
+    if len(others):
+        more["others_xyz"] = np.stack([np.asarray(o.xyz, np.float32) for o in others])
     write_npz(out / GROUND_TRUTH, xyz=xyz.astype(np.float32), t=(np.arange(len(xyz)) / fps).astype(np.float32),
               fps=np.float32(fps), **more)
     write_calibration(out / CALIBRATION, cams, {"source": "pipeline.synthetic.footage (exact synthetic cameras)"})
     return paths
+
+
+def _figure_frames(xyz: np.ndarray, palette: Palette, n_frames: int) -> tuple[dict, dict]:
+    """One more person's primitives by frame (only the frames where all their landmarks are finite)."""
+    xyz = np.asarray(xyz, np.float64)
+    if xyz.ndim != 3 or len(xyz) != n_frames:
+        raise MotionInputError(f"another person's landmarks must be ({n_frames}, 33, 3) like the athlete's, got {xyz.shape}")
+    present = np.flatnonzero(np.isfinite(xyz).all(axis=(1, 2)))
+    if not len(present):
+        return {}, {}
+    ell, cyl = body_primitives(xyz[present], palette)
+    return dict(zip(present.tolist(), ell)), dict(zip(present.tolist(), cyl))
+
+
+def load_others(out_dir: str | Path) -> np.ndarray:
+    """(N, T, 33, 3) the other people of a rendered session (NaN where absent); (0, T, 33, 3) if none."""
+    with np.load(Path(out_dir) / GROUND_TRUTH) as data:
+        return data["others_xyz"] if "others_xyz" in data else np.zeros((0,) + data["xyz"].shape, np.float32)
 
 
 def load_truth_motion(out_dir: str | Path) -> tuple[np.ndarray, float]:

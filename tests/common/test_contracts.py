@@ -24,7 +24,8 @@ def test_pose2d_round_trip(tmp_path):
     path = write_pose2d(tmp_path / "cam0.npz", xy, conf, np.arange(5) / 30, size=(640, 480), video="cam0.mp4",
                         model_complexity=1)
     pose = read_pose2d(path)
-    assert pose.xy.dtype == np.float32 and np.allclose(pose.xy, xy, equal_nan=True)
+    assert pose.xy.dtype == np.float32 and pose.xy.shape == (5, 1, 33, 2)  # one person slot
+    assert np.allclose(pose.xy[:, 0], xy, equal_nan=True)
     assert pose.fps == pytest.approx(30) and pose.size == (640, 480) and pose.t_source == "fps"
     assert pose.video == "cam0.mp4" and pose.model_complexity == 1 and pose.detection_rate == pytest.approx(0.8)
     with pytest.raises(ContractError, match="t_source"):

@@ -41,9 +41,9 @@ def test_detects_the_athlete_where_the_truth_projects(clip, tmp_path):
     for cam in cams:
         out = detect_video(paths[cam.name], tmp_path / "pose2d" / f"{cam.name}.npz", progress=False)
         pose = read_pose2d(out)
-        xy, conf, t = pose.xy, pose.conf, pose.t
-        assert xy.shape == (len(xyz), N_LANDMARKS, 2) and xy.dtype == np.float32
-        assert conf.shape == (len(xyz), N_LANDMARKS) and conf.dtype == np.float32
+        assert pose.xy.shape == (len(xyz), 1, N_LANDMARKS, 2) and pose.xy.dtype == np.float32  # one person slot
+        assert pose.conf.shape == (len(xyz), 1, N_LANDMARKS) and pose.conf.dtype == np.float32
+        xy, conf, t = pose.xy[:, 0], pose.conf[:, 0], pose.t
         np.testing.assert_allclose(t, np.arange(len(xyz)) / FPS)
         assert pose.t_source == "fps" and pose.fps == pytest.approx(FPS)
         assert tuple(pose.size) == (320, 240) and pose.detected
@@ -91,7 +91,8 @@ def test_video_without_a_person_is_all_nan(tmp_path):
     with pytest.warns(NoPersonWarning, match="empty.mp4: no person detected in any of its 8 frames"):
         out = detect_video(video, tmp_path / "empty.npz", progress=False)
     pose = read_pose2d(out)
-    assert pose.xy.shape == (8, N_LANDMARKS, 2) and np.isnan(pose.xy).all() and np.all(pose.conf == 0)
+    assert pose.xy.shape == (8, 1, N_LANDMARKS, 2) and np.isnan(pose.xy).all() and np.all(pose.conf == 0)
+    assert (pose.focus == -1).all()
     assert pose.t.shape == (8,) and not pose.detected and pose.detection_rate == 0.0
 
 
@@ -110,15 +111,16 @@ def test_missing_and_unreadable_files(tmp_path):
     with pytest.raises(ContractError, match=r"bad\.npz: not a readable pose2d"):
         read_pose2d(bad)
     np.savez(tmp_path / "shape.npz", xy=np.zeros((5, 17, 2)), conf=np.zeros((5, 17)), t=np.zeros(5))
-    with pytest.raises(ContractError, match=r"shape\.npz: expected xy \(F,33,2\)"):
+    with pytest.raises(ContractError, match=r"shape\.npz: expected xy \(F,P,33,2\)"):
         read_pose2d(tmp_path / "shape.npz")
     np.savez(tmp_path / "partial.npz", xy=np.zeros((5, 33, 2)))
     with pytest.raises(ContractError, match=r"partial\.npz: lacks conf, t"):
         read_pose2d(tmp_path / "partial.npz")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        with pytest.raises(DetectionError, match="model_complexity"):
-            detect_video(junk, tmp_path / "x.npz", model_complexity=2)
+        for complexity in (0, 2):  # not in mediapipe's wheel: MediaPipe would download them
+            with pytest.raises(DetectionError, match="model_complexity must be 1.*download"):
+                detect_video(junk, tmp_path / "x.npz", model_complexity=complexity)
 
 
 def test_silhouette_crops_cover_the_rendered_body(clip, tmp_path):

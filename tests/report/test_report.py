@@ -211,14 +211,37 @@ def test_session_without_reps_and_with_untracked_frames_still_reports(tmp_path):
     assert "needed &lt;b&gt;" in page  # escaped like every other string
 
 
-def test_page_is_built_without_figures_when_open3d_cannot_render(session_dir, tmp_path, monkeypatch):
-    import pipeline.report.figures3d as fig
+@pytest.mark.parametrize("child", [
+    "echo 'RenderError: Open3D could not open an offscreen renderer (no EGL); install libegl1' >&2; exit 1",
+    "kill -SEGV $$",  # the graphics stack crashing outright
+])
+def test_page_is_built_without_figures_when_open3d_cannot_render(session_dir, tmp_path, monkeypatch, child):
+    import sys
 
-    def broken(*args, **kwargs):
-        raise fig.RenderError("Open3D could not open an offscreen renderer (no EGL); install libegl1")
-
-    monkeypatch.setattr(fig, "render_rep_figures", broken)
-    with pytest.warns(RuntimeWarning, match="offscreen renderer"):
+    fake = tmp_path / "python"
+    fake.write_text(f"#!/bin/sh\n{child}\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(fake))  # the renderer process is started as sys.executable -m ...
+    with pytest.warns(RuntimeWarning, match="renderer process failed"):
         page = build_report(session_dir, {}, out_dir=tmp_path / "r").read_text()
-    assert "Not rendered: Open3D could not open an offscreen renderer (no EGL)" in page
+    assert "3D figures not rendered: the Open3D renderer process failed" in page
+    if "offscreen" in child:
+        assert "Open3D could not open an offscreen renderer (no EGL)" in page
     assert len(re.findall(r'<tr data-start=', page)) == 4
+    assert 'class="view"' not in page
+
+
+def test_long_series_are_plotted_per_pixel_column_with_their_peaks_and_gaps():
+    from pipeline.report.plots import PLOT_COLUMNS, decimate
+
+    t = np.arange(18000) / 30.0
+    y = np.sin(t)
+    y[4000:4300] = np.nan  # ten seconds untracked
+    y[12345], y[12346] = 170.0, -90.0  # a one-frame spike each way
+    tt, yy = decimate(t, y)
+    assert len(tt) == 2 * PLOT_COLUMNS and np.all(np.diff(tt) >= 0)
+    assert np.nanmax(yy) == 170.0 and np.nanmin(yy) == -90.0
+    gap = (tt > 4010 / 30) & (tt < 4290 / 30)
+    assert gap.any() and np.isnan(yy[gap]).all()
+    short = np.arange(100.0)
+    assert len(decimate(short, short)[0]) == 100  # a short series is drawn as it is

@@ -86,6 +86,25 @@ def test_workflow_turns_videos_into_a_report_with_the_injected_fault(rendered, t
     assert table[:table.index("</tbody>")].count("<tr") == 1 + 3  # header + one row per rep
     capture = page[page.index('id="capture-table"'):]
     assert capture[:capture.index("</tbody>")].count("<td>yes</td>") == 4  # every camera used
+    _assert_every_job_logged_its_story(tmp_path / "results", proc.stderr)
+
+
+# What each job's log must say: what it read, what it decided, how long it took.
+STORY = {"calibrate": ["converted"], "detect": ["reading ", "person detected in", "ms per frame"],
+         "sync": ["sync method xcorr", "camera cam0: offset"],
+         "triangulate": ["landmarks tracked", "contributed to", "reprojection"],
+         "analyze": ["3 rep(s) found", "rep 2: ", "verdicts: "], "report": ["3 rep(s)", "wrote "]}
+
+
+def _assert_every_job_logged_its_story(results: Path, console: str) -> None:
+    logs = sorted(results.rglob("*.log"))
+    assert len(logs) == 1 + 4 + 4, [p.name for p in logs]  # calibrate, 4 x detect, sync ... report
+    for log in logs:
+        text = log.read_text()
+        for phrase in STORY[log.stem.split("_")[0]]:
+            assert phrase in text, f"{log} lacks {phrase!r}:\n{text}"
+        assert " done in " in text.splitlines()[-1], f"{log}:\n{text}"
+    assert "[s1 detect_cam2] INFO: cam2.mp4:" in console and "[s1 analyze] INFO: rep 2:" in console
 
 
 def test_config_errors_stop_the_run_before_any_work(rendered, tmp_path):
@@ -164,12 +183,14 @@ def test_killed_run_resumes_without_redoing_finished_work(rendered, tmp_path):
            str(REPO / "workflow" / "profiles" / "local"), "--configfile", str(cfg), "-d", str(tmp_path),
            "--cores", "1", target]
     run = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    logs = tmp_path / "results" / "sessions" / "s1" / "logs"
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and len(list(pose2d.glob("[!.]*.npz"))) < 1:
+    # one core: the second camera's job starts once Snakemake has recorded the first as finished
+    while time.monotonic() < deadline and len(list(logs.glob("detect_*.log"))) < 2:
         time.sleep(0.05)
+    finished = {p.name: p.stat().st_mtime_ns for p in pose2d.glob("[!.]*.npz")}
     os.killpg(run.pid, signal.SIGKILL)  # as a power cut would: no clean-up
     run.wait()
-    finished = {p.name: p.stat().st_mtime_ns for p in pose2d.glob("[!.]*.npz")}
     assert 1 <= len(finished) < 4
     for name in finished:  # whatever has a final name is complete
         with np.load(pose2d / name) as z:
@@ -203,5 +224,7 @@ def test_recorder_timestamps_drive_the_sync(rendered, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     sync = json.loads(sync_json.read_text())
     assert sync["method"] == "timestamps"
-    assert sync["t"][0] == pytest.approx(max(starts.values()), abs=1e-6)  # the span every camera covers
-    assert sync["t"][-1] <= min(starts.values()) + 29 / sim.fps + 1e-6
+    # the span at least two cameras film: from the second camera's first frame to the second-last one's last
+    second_first, second_last = sorted(starts.values())[1], sorted(starts.values())[-2]
+    assert sync["t"][0] == pytest.approx(second_first, abs=1e-6)
+    assert sync["t"][-1] <= second_last + 29 / sim.fps + 1e-6

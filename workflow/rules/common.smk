@@ -1,11 +1,14 @@
 # What every stage's rules share: the checked config, the results layout, each session's cameras.
 # Functions only; the steps themselves are in one .smk file per stage.
+import re
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
-from pipeline.common.config import ConfigError, check_config, earlier_sessions, schema_error, session_cameras, session_option
+from pipeline.common.athlete import athlete_name
+from pipeline.common.config import (ConfigError, check_config, check_names, earlier_sessions, schema_error,
+                                    session_cameras, session_option)
 from pipeline.common.stage_log import run_stage
 
 min_version("8.20")
@@ -18,6 +21,7 @@ if not config:
 
 
 try:
+    check_names(config)  # before the schema, whose message for a bad name is hard to read
     validate(config, "../schemas/config.schema.yaml")
     check_config(config)
 except WorkflowError as exc:
@@ -51,6 +55,10 @@ def silhouette_files(wildcards):
     return {cam: f"{session_dir(wildcards.session)}/silhouette/{cam}.npz" for cam in CAMERAS[wildcards.session]}
 
 
+def report_videos(wildcards):
+    return {cam: str(video) for cam, video in CAMERAS[wildcards.session].items()}
+
+
 def calibration_input(wildcards):
     room = config["rooms"][wildcards.room]
     return room["calibration"] if room.get("calibration") else room["calibration_videos"]
@@ -68,11 +76,25 @@ def report_history(wildcards):
 
 def session_meta(wildcards):
     keys = ("athlete", "exercise", "date", "load_kg", "notes")
-    return {k: v for k, v in SESSIONS[wildcards.session].items() if k in keys}
+    meta = {k: v for k, v in SESSIONS[wildcards.session].items() if k in keys}
+    if "athlete" in meta:
+        meta["athlete"] = athlete_name(meta["athlete"])  # the setting may also say how to find the athlete
+    return meta
 
 
-def history_entries(history_files):
-    return [{"dir": Path(p).parent, **SESSIONS[Path(p).parent.name]} for p in history_files]
+def athlete_setting(session):
+    # how to tell the athlete from other people (pipeline.common.athlete); None: the default rule
+    return SESSIONS[session].get("athlete")
+
+
+def history_entries(wildcards):
+    # by session name, never re-derived from a path: a folder name need not be a session's name
+    return [{"dir": Path(session_dir(s)), **SESSIONS[s]} for s in earlier_sessions(config, wildcards.session)]
+
+
+def session_pattern():
+    """The wildcard constraint matching exactly the configured sessions ('.' in a name is not a regex wildcard)."""
+    return "|".join(re.escape(s) for s in SESSIONS) or "(?!)"
 
 
 def gpu_request(wildcards):

@@ -19,6 +19,7 @@ rule triangulate:
         # as params, so that changing one of them in the config redoes the job
         settings={k: OPTIONS.get(k) for k in ("device", "repair_swaps", "refine_calibration", "outlier_px",
                                               "min_ray_angle_deg", "max_gap_s", "cutoff_hz")},
+        athlete=lambda wildcards: athlete_setting(wildcards.session),
     run:
         run_stage("pipeline.triangulate.stage:triangulate_session", log[0], camera_inputs(input),
-                  input.calibration, input.sync, output[0], **params.settings)
+                  input.calibration, input.sync, output[0], athlete=params.athlete, **params.settings)

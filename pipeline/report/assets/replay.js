@@ -1,19 +1,44 @@
-/* hingecap report: 3D replay of the skeleton, the spine and the hip trajectories (three.js).
- * Reads the JSON in #replay-data (see pipeline/report/replay.py). The current frame is mirrored
- * in #replay's data-frame attribute and #frame-label; "#frame=N" in the URL selects frame N. */
+/* hingecap report: 3D replay of the skeleton, the spine and the hip trajectories (three.js), and the
+ * camera video beside it with the 2D skeleton drawn over it, both on one timeline.
+ * Reads the JSON in #replay-data (see pipeline/report/replay.py and evidence.py). The current frame is
+ * mirrored in #replay's data-frame attribute and #frame-label; "#frame=N" in the URL selects frame N. */
 (function () {
   "use strict";
   var D = JSON.parse(document.getElementById("replay-data").textContent);
-  var N = D.n_frames, P = D.n_points, E = D.edges.length;
+  var N = D.n_frames, P = D.n_points, E = D.edges.length, MISSING = -32768;
   var root = document.getElementById("replay"), viewport = document.getElementById("viewport");
   var COLOURS = { left: 0x1f9e89, right: 0x7a55c7, centre: 0x8a94a6, spine: 0x1a5ccc, bad: 0xd62728, warn: 0xf0a000 };
   var TRAJ_COLOURS = { "head": "#7b2cbf", "upper back": "#1a5ccc", "sacrum": "#0b8a5f", "left hip": "#e08a00", "right hip": "#b5651d" };
 
+  // Series come as base64 of zlib(frame-to-frame differences) (replay.pack_series); typed arrays wrap
+  // like the writer's int16/int32 arithmetic did, so summing the differences back is exact.
+  function unpack(text, Type, stride) {
+    var bin = atob(text), bytes = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
+    return new Response(stream).arrayBuffer().then(function (buf) {
+      var v = new Type(buf);
+      for (var k = stride; k < v.length; k++) v[k] = v[k] + v[k - stride];
+      return v;
+    });
+  }
+  function fail(message) {
+    var msg = document.createElement("div");
+    msg.className = "nogl"; msg.textContent = message; viewport.appendChild(msg);
+    document.body.setAttribute("data-replay-ready", "failed");
+  }
+  if (typeof DecompressionStream === "undefined") {
+    fail("The replay needs a browser from 2023 or later (Chrome 80, Firefox 113, Safari 16.4): this one cannot unpack its data.");
+    return;
+  }
+  var V = D.video, jobs = [unpack(D.points, Int16Array, P * 3)];
+  if (V) V.cameras.forEach(function (c) { jobs.push(unpack(c.frames, Int32Array, 1), unpack(c.xy, Int16Array, V.points.length * 2)); });
+  Promise.all(jobs).then(start, function (err) { fail("The replay data could not be read (" + err + ")."); });
+
+  function start(arrays) {
   // Positions: int16 millimetres -> float32 metres (NaN where missing).
-  var bin = atob(D.points), bytes = new Uint8Array(bin.length);
-  for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  var mm = new Int16Array(bytes.buffer), pos = new Float32Array(mm.length);
-  for (i = 0; i < mm.length; i++) pos[i] = mm[i] === -32768 ? NaN : mm[i] / 1000;
+  var mm = arrays[0], pos = new Float32Array(mm.length), i;
+  for (i = 0; i < mm.length; i++) pos[i] = mm[i] === MISSING ? NaN : mm[i] / 1000;
 
   // Per-frame segment levels from the runs of each cue: 0 none, 1 warn (amber), 2 fail (red).
   var mask = new Uint8Array(N * E);
@@ -67,19 +92,26 @@
       scene.add(m); return m;
     });
 
+    // A trajectory is the segments between consecutive frames where the point is known: a missing
+    // point is not drawn, so no segment leads to the origin or bridges a gap. before[f] counts the
+    // segments ending before frame f, which is what the trail's draw range needs.
     var trajs = {};
     Object.keys(D.trajectories).forEach(function (name) {
-      var j = D.trajectories[name], arr = new Float32Array(N * 3), last = [0, 0, 0];
-      for (var f = 0; f < N; f++) { var q = p(f, j); if (ok(q)) last = q; arr.set(last, f * 3); }
-      var geom = new THREE.BufferGeometry(); geom.setAttribute("position", new THREE.BufferAttribute(arr, 3));
+      var j = D.trajectories[name], arr = new Float32Array(Math.max(1, N - 1) * 6), before = new Int32Array(N + 1), n = 0;
+      for (var f = 0; f < N; f++) {
+        before[f] = n;
+        if (f + 1 < N) { var a = p(f, j), b = p(f + 1, j); if (ok(a) && ok(b)) { arr.set(a, n * 6); arr.set(b, n * 6 + 3); n++; } }
+      }
+      before[N] = n;
+      var geom = new THREE.BufferGeometry(); geom.setAttribute("position", new THREE.BufferAttribute(arr.subarray(0, n * 6), 3));
       var colour = new THREE.Color(TRAJ_COLOURS[name] || "#555");
-      var full = new THREE.Line(geom, new THREE.LineBasicMaterial({ color: colour, transparent: true, opacity: 0.22 }));
+      var full = new THREE.LineSegments(geom, new THREE.LineBasicMaterial({ color: colour, transparent: true, opacity: 0.22 }));
       // drawRange belongs to a geometry: the trail gets its own over the same positions.
       var trailGeom = new THREE.BufferGeometry(); trailGeom.setAttribute("position", geom.getAttribute("position"));
-      var trail = new THREE.Line(trailGeom, new THREE.LineBasicMaterial({ color: colour }));
+      var trail = new THREE.LineSegments(trailGeom, new THREE.LineBasicMaterial({ color: colour }));
       scene.add(full); scene.add(trail);
-      trajs[name] = { full: full, trail: trail, on: name !== "left hip" && name !== "right hip" };
-      full.visible = trail.visible = trajs[name].on;
+      trajs[name] = { full: full, trail: trail, before: before, on: name !== "left hip" && name !== "right hip" };
+      full.visible = trail.visible = trajs[name].on && n > 0;
     });
 
     var orbit = { az: 0, el: 0.18, dist: 3.0 };
@@ -88,8 +120,9 @@
     function view(name) { orbit.az = VIEWS[name][0]; orbit.el = VIEWS[name][1]; orbit.dist = 3.0; state.dirty = true; }
     view("side");
     function placeCamera() {
-      var c = Math.cos(orbit.el);
-      camera.position.set(target.x + orbit.dist * c * Math.cos(orbit.az), target.y + orbit.dist * c * Math.sin(orbit.az), target.z + orbit.dist * Math.sin(orbit.el));
+      // A narrow viewport (beside the video) sees less sideways: step back so a hinge still fits.
+      var c = Math.cos(orbit.el), d = orbit.dist * Math.max(1, 1.3 / camera.aspect);
+      camera.position.set(target.x + d * c * Math.cos(orbit.az), target.y + d * c * Math.sin(orbit.az), target.z + d * Math.sin(orbit.el));
       camera.lookAt(target);
     }
     var drag = null, el = renderer.domElement;
@@ -129,13 +162,133 @@
       joints.instanceMatrix.needsUpdate = true;
       D.spine_points.forEach(function (j, k) { var q = p(f, j); spineBalls[k].visible = ok(q); if (ok(q)) spineBalls[k].position.set(q[0], q[1], q[2]); });
       var rep = repAt(f), s = rep ? rep.start : Math.max(0, f - Math.round(2 * D.fps));
-      Object.keys(trajs).forEach(function (name) { trajs[name].trail.geometry.setDrawRange(s, f - s + 1); });
+      Object.keys(trajs).forEach(function (name) {
+        var t = trajs[name]; t.trail.geometry.setDrawRange(2 * t.before[s], 2 * (t.before[f] - t.before[s]));
+      });
     }
     function draw() {
       placeCamera();
       renderer.render(scene, camera);
     }
     return { pose: pose, draw: draw, view: view, trajs: trajs, canvas: renderer.domElement };
+  }
+
+  // --- the camera video -------------------------------------------------------------------------
+  // Each camera's proxy frame at each timeline frame comes from the page data (-1: not filming).
+  // Paused, every frame change seeks the video; playing, the video runs and, where the browser
+  // reports each presented frame (requestVideoFrameCallback), it drives the replay, so the 3D
+  // skeleton and the overlay show the very frame on screen; elsewhere the replay's clock drives
+  // and the video is pulled back when it drifts by more than a few frames.
+  function makeVideo(arrs) {
+    var panel = document.getElementById("video-panel"), video = document.getElementById("video");
+    var canvas = document.getElementById("video-overlay"), note = document.getElementById("video-note");
+    var select = document.getElementById("camera-select"), keyFrames = document.getElementById("key-frames");
+    var box = document.getElementById("video-box"), ctx = canvas.getContext("2d");
+    var cams = {}, slot = {}, U = V.points.length;
+    V.cameras.forEach(function (c, k) {
+      var fr = arrs[2 * k], first = 0, last = N - 1;
+      while (first < N - 1 && fr[first] < 0) first++;
+      while (last > first && fr[last] < 0) last--;
+      cams[c.name] = { info: c, frames: fr, xy: arrs[2 * k + 1], first: first, last: last };
+    });
+    V.points.forEach(function (j, k) { slot[j] = k; });
+    var cam = null, failed = false, draws = 0, presented = null, playing = false;
+    var hasVFC = "requestVideoFrameCallback" in HTMLVideoElement.prototype;
+    function hex(c) { return "#" + ("00000" + c.toString(16)).slice(-6); }
+    var CSS = { left: hex(COLOURS.left), right: hex(COLOURS.right), centre: hex(COLOURS.centre), spine: hex(COLOURS.spine), bad: hex(COLOURS.bad), warn: hex(COLOURS.warn) };
+
+    function say(text) { note.textContent = text; }
+    function choose(name) {
+      cam = cams[name] || cams[V.best]; failed = false; box.hidden = false; keyFrames.hidden = true;
+      panel.setAttribute("data-state", "loading"); panel.setAttribute("data-camera", cam.info.name);
+      box.style.aspectRatio = cam.info.width + " / " + cam.info.height;
+      say("");
+      video.src = cam.info.src;
+      seek(state.frame); draw(state.frame);
+    }
+    function time(f) { var i = cam.frames[f]; return i < 0 ? null : (i + 0.5) / cam.info.fps; }
+    function seek(f) {
+      if (failed || !cam) return;
+      var t = time(f);
+      if (t === null) { say("camera " + cam.info.name + " was not filming at this instant"); return; }
+      if (note.textContent.indexOf("not filming") >= 0) say("");
+      if (Math.abs(video.currentTime - t) > 0.25 / cam.info.fps) video.currentTime = t;
+    }
+    function draw(f) {
+      var w = box.clientWidth, h = box.clientHeight, dpr = window.devicePixelRatio || 1;
+      if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
+        canvas.width = Math.round(w * dpr); canvas.height = Math.round(h * dpr);
+      }
+      ctx.clearRect(0, 0, canvas.width, canvas.height);
+      if (failed || !cam || cam.frames[f] < 0) return;
+      var s = canvas.width / cam.info.width, base = f * U * 2, xy = cam.xy;
+      ctx.lineCap = "round";
+      for (var pass = 0; pass < 2; pass++) {
+        for (var k = 0; k < E; k++) {
+          var a = base + slot[D.edges[k][0]] * 2, b = base + slot[D.edges[k][1]] * 2;
+          if (xy[a] === MISSING || xy[a + 1] === MISSING || xy[b] === MISSING || xy[b + 1] === MISSING) continue;
+          var level = mask[f * E + k];
+          if ((level > 0) !== (pass === 1)) continue;  // violated segments on top
+          var width = (level ? 4 : 2) * dpr;
+          ctx.beginPath(); ctx.moveTo(xy[a] * s, xy[a + 1] * s); ctx.lineTo(xy[b] * s, xy[b + 1] * s);
+          ctx.strokeStyle = "rgba(20,20,20,0.75)"; ctx.lineWidth = width + 2 * dpr; ctx.stroke();
+          ctx.strokeStyle = level === 2 ? CSS.bad : level === 1 ? CSS.warn : CSS[D.side[k]]; ctx.lineWidth = width; ctx.stroke();
+        }
+      }
+      draws++;
+    }
+    // The first timeline frame that shows camera frame i or a later one (frames rise with f while the camera films).
+    function frameFor(i) {
+      var fr = cam.frames, lo = cam.first, hi = cam.last;
+      while (lo < hi) { var mid = (lo + hi) >> 1; if (fr[mid] >= i) hi = mid; else lo = mid + 1; }
+      return lo;
+    }
+    function onFrame(now, meta) {
+      presented = meta.mediaTime;
+      if (playing && state.playing && !failed) {
+        var f = frameFor(Math.round(meta.mediaTime * cam.info.fps));
+        if (f > state.frame) setFrame(f, true);
+        if (f >= N - 1) { setPlaying(false); }
+      }
+      video.requestVideoFrameCallback(onFrame);
+    }
+    if (hasVFC) video.requestVideoFrameCallback(onFrame);
+    video.addEventListener("loadeddata", function () { panel.setAttribute("data-state", "ready"); seek(state.frame); draw(state.frame); });
+    video.addEventListener("ended", function () { if (state.playing) setPlaying(false); });
+    video.addEventListener("error", function () {
+      failed = true; playing = false;
+      panel.setAttribute("data-state", "missing"); box.hidden = true; keyFrames.hidden = false;
+      say("The video " + cam.info.src + " is not beside this page (it sits in the report's video/ folder): "
+          + "the start and bottom of each rep are shown instead.");
+      ctx.clearRect(0, 0, canvas.width, canvas.height);
+    });
+    select.addEventListener("change", function () { var was = state.playing; setPlaying(false); choose(select.value); if (was) setPlaying(true); });
+    new ResizeObserver(function () { draw(state.frame); }).observe(box);
+    choose(V.best);
+    return {
+      // The replay moved to frame f (fromVideo: because the video presented it). Paused, the video seeks to
+      // it; playing on the replay's clock, the video is pulled back only when it drifts by 3 frames.
+      show: function (f, fromVideo) {
+        draw(f);
+        if (fromVideo || failed || !cam) return;
+        if (!playing) { seek(f); return; }
+        var t = time(f);
+        if (t !== null && Math.abs(video.currentTime - t) > 3 / cam.info.fps) video.currentTime = t;
+      },
+      play: function (on) {
+        if (failed) return;
+        playing = on;
+        if (on) { video.playbackRate = state.speed; seek(state.frame); var pr = video.play(); if (pr && pr.catch) pr.catch(function () {}); }
+        else { video.pause(); seek(state.frame); }
+      },
+      drives: function () { return playing && hasVFC && !failed && cam.frames[state.frame] >= 0; },
+      speed: function (x) { video.playbackRate = x; },
+      api: {
+        camera: function () { return cam.info.name; }, choose: function (name) { select.value = name; choose(name); },
+        expectedTime: function (f) { return time(f); }, draws: function () { return draws; },
+        presented: function () { return presented; }, failed: function () { return failed; }, video: video, canvas: canvas
+      }
+    };
   }
 
   function repAt(f) {
@@ -148,7 +301,9 @@
   var rows = Array.prototype.slice.call(document.querySelectorAll("#rep-table tbody tr"));
   scrub.max = String(Math.max(0, N - 1));
 
-  function setFrame(f) {
+  var vid = V ? makeVideo(arrays.slice(1)) : null;
+
+  function setFrame(f, fromVideo) {
     f = Math.max(0, Math.min(N - 1, Math.round(f)));
     state.frame = f; state.dirty = true;
     root.setAttribute("data-frame", String(f));
@@ -167,17 +322,19 @@
       w.className = "words"; w.textContent = (D.cues[run.cue] || {}).words || ""; li.appendChild(w); nowList.appendChild(li);
     });
     if (gl) gl.pose(f);
+    if (vid) vid.show(f, fromVideo);
   }
 
   var playBtn = document.getElementById("play");
   function setPlaying(on) {
-    state.playing = on; root.setAttribute("data-playing", on ? "1" : "0");
+    state.playing = on; state.acc = 0; root.setAttribute("data-playing", on ? "1" : "0");
     playBtn.innerHTML = on ? "&#10074;&#10074; Pause" : "&#9654; Play";
+    if (vid) vid.play(on);
   }
   playBtn.addEventListener("click", function () { if (!state.playing && state.frame >= N - 1) setFrame(0); setPlaying(!state.playing); });
   document.getElementById("step-back").addEventListener("click", function () { setPlaying(false); setFrame(state.frame - 1); });
   document.getElementById("step-fwd").addEventListener("click", function () { setPlaying(false); setFrame(state.frame + 1); });
-  document.getElementById("speed").addEventListener("change", function (ev) { state.speed = parseFloat(ev.target.value) || 1; });
+  document.getElementById("speed").addEventListener("change", function (ev) { state.speed = parseFloat(ev.target.value) || 1; if (vid) vid.speed(state.speed); });
   scrub.addEventListener("input", function () { setPlaying(false); setFrame(+scrub.value); });
   document.querySelectorAll("[data-view]").forEach(function (b) { b.addEventListener("click", function () { if (gl) gl.view(b.dataset.view); }); });
   document.addEventListener("keydown", function (ev) {
@@ -209,7 +366,7 @@
   if (gl) Object.keys(gl.trajs).forEach(function (name) {
     var l = document.createElement("label"), c = document.createElement("input"), dot = document.createElement("span");
     c.type = "checkbox"; c.checked = gl.trajs[name].on; dot.className = "dot"; dot.style.background = TRAJ_COLOURS[name] || "#555";
-    c.addEventListener("change", function () { var t = gl.trajs[name]; t.on = c.checked; t.full.visible = t.trail.visible = c.checked; state.dirty = true; });
+    c.addEventListener("change", function () { var t = gl.trajs[name]; t.on = c.checked; t.full.visible = t.trail.visible = c.checked && t.before[N] > 0; state.dirty = true; });
     l.appendChild(c); l.appendChild(dot); l.appendChild(document.createTextNode(name)); document.getElementById("traj-toggles").appendChild(l);
   });
 
@@ -233,7 +390,7 @@
 
   var last = null;
   function tick(now) {
-    if (state.playing && last !== null) {
+    if (state.playing && last !== null && !(vid && vid.drives())) {
       state.acc += (now - last) / 1000 * D.fps * state.speed;
       if (state.acc >= 1) {
         var step = Math.floor(state.acc); state.acc -= step;
@@ -248,5 +405,14 @@
   document.body.setAttribute("data-replay-ready", gl ? "webgl" : "nogl");
   requestAnimationFrame(tick);
   // Expose for debugging and tests.
-  window.hingecapReplay = { setFrame: setFrame, state: state };
+  window.hingecapReplay = {
+    setFrame: setFrame, state: state,
+    trajectories: function () {  // each trajectory's segment end points, metres
+      var out = {};
+      if (gl) Object.keys(gl.trajs).forEach(function (name) { out[name] = Array.from(gl.trajs[name].full.geometry.getAttribute("position").array); });
+      return out;
+    }
+  };
+  if (vid) window.hingecapVideo = vid.api;
+  }
 })();

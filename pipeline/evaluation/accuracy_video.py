@@ -69,6 +69,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-docs", action="store_true", help="print the tables only")
     ap.add_argument("--doc", type=Path, default=ROOT / "docs" / "accuracy.md")
     ap.add_argument("--json", type=Path, default=ROOT / "docs" / "accuracy_video.json")
+    ap.add_argument("--fit-error-model", action="store_true",
+                    help="fit config/measurement_error.yaml (each cue's interval) on these sessions, then score with it")
+    ap.add_argument("--error-model", type=Path, default=None,
+                    help="measurement-error model to judge with (default: config/measurement_error.yaml)")
     a = ap.parse_args(argv)
     _setup_logging(a.root)
     specs = [s for s in plan() if not a.only or s.name in a.only]
@@ -78,7 +82,15 @@ def main(argv: list[str] | None = None) -> None:
     if a.prepare_only:
         return
     ready = [s for s in specs if s.name not in failed]
-    results = run_scoring(ready, a.root, a.cues)
+    results = run_scoring(ready, a.root, a.cues, a.error_model)
+    if a.fit_error_model:
+        from pipeline.analyze.uncertainty import DEFAULT_MODEL, fit, write_model
+
+        target = a.error_model or DEFAULT_MODEL
+        model = fit([r for s in results for r in s["rows"]])
+        write_model(target, model, f"python benchmarks/accuracy_video.py --fit-error-model: {len(results)} sessions")
+        log.info("wrote %s: %s", target, ", ".join(f"{c} {k:.3g}" for c, k in model.k.items()))
+        results = run_scoring(ready, a.root, a.cues, target)
     summary = summarize(results)
     command = "python benchmarks/accuracy_video.py" + (f" --only {' '.join(a.only)}" if a.only else "")
     text = markdown(results, summary, command)
@@ -98,18 +110,6 @@ if __name__ == "__main__":
 # --------------------------------------------------------------------------------------------------------------
 
 WARN_ONLY = ("hip_mobility",)  # reported, never a violation: no precision/recall
-# Landmarks whose capture quality each cue depends on (cameras seeing them, reprojection error).
-CUE_LANDMARKS = {
-    "neutral_spine": ("left_shoulder", "right_shoulder", "left_hip", "right_hip"),
-    "spinal_flexion": ("left_shoulder", "right_shoulder", "left_hip", "right_hip"),
-    "hip_back": ("left_hip", "right_hip", "left_ankle", "right_ankle"),
-    "soft_knee": ("left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle"),
-    "squat_hinge_confusion": ("left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle"),
-    "knee_tracking": ("left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle"),
-    "weight_on_heels": ("left_ankle", "right_ankle", "left_heel", "right_heel", "left_foot_index", "right_foot_index"),
-    "shoulder_pack": ("left_shoulder", "right_shoulder", "left_hip", "right_hip"),
-}
-_BODY = ("left_shoulder", "right_shoulder", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle")
 
 
 def _session_paths(spec: SessionSpec, root: Path) -> dict:
@@ -122,13 +122,13 @@ def _session_paths(spec: SessionSpec, root: Path) -> dict:
             "calibration": video_dir / "calibration.toml"}
 
 
-def analyze_one(spec: SessionSpec, root: Path, cues_path: Path | None = None) -> dict:
+def analyze_one(spec: SessionSpec, root: Path, cues_path: Path | None = None, error_model: Path | None = None) -> dict:
     """Run the analyze stage's entry on one prepared session (always: it is quick and the thing measured)."""
     from pipeline.analyze.stage import analyze_session
 
     p = _session_paths(spec, root)
     return analyze_session(p["pose3d"], spec.exercise, p["results"], cues_path, silhouettes=p["silhouettes"],
-                           calibration=p["calibration"], require_reps=False)
+                           calibration=p["calibration"], require_reps=False, error_model=error_model)
 
 
 def _mean(x) -> float:
@@ -145,12 +145,13 @@ def score_session(spec: SessionSpec, root: Path, report: dict) -> dict:
     from pipeline.evaluation.video_sessions import load_spec_json
     from pipeline.analyze.silhouette_measures import standing_chord
     from pipeline.analyze.kinematics import centre_of_mass
-    from pipeline.common.landmarks import INDEX
+    from pipeline.analyze.uncertainty import CaptureQuality, image_side, quality_window
     from pipeline.synthetic.athlete import FAULT_CUES
     from pipeline.synthetic.footage import load_truth_arrays
 
     p = _session_paths(spec, root)
     pose = read_pose3d(p["pose3d"])
+    quality = CaptureQuality.from_pose(pose.ncams, pose.err, image_side(p["calibration"], pose.cameras))
     kin = read_kinematics(p["results"] / "kinematics.csv")
     truth = load_truth_arrays(p["video"])
     sj = load_spec_json(p["video"])
@@ -235,10 +236,9 @@ def score_session(spec: SessionSpec, root: Path, report: dict) -> dict:
                        "back_bridged_frames": int(np.nansum(kin["back_bridged"].to_numpy()[found["start"]:found["end"] + 1]))
                        if "back_bridged" in kin else None}
         for c in (found["cues"] if found is not None else []):
-            lms = [INDEX[n] for n in CUE_LANDMARKS.get(c["id"], _BODY)]
-            sl = slice(max(found["bottom"] - 3, 0), found["bottom"] + 4)
-            ncams = float(np.nanmean(pose.ncams[sl][:, lms])) if pose.ncams is not None else None
-            err = float(np.nanmedian(pose.err[sl][:, lms])) if pose.err is not None else None
+            # the capture quality exactly as the analyze stage reads it for the cue's interval
+            ncams, permille = (quality.at(c["id"], quality_window(found["bottom"], pose.n_frames))
+                               if quality is not None else (None, None))
             tv = truth_values.get(c["id"])
             rows.append({
                 "session": spec.name, "exercise": spec.exercise, "rig": spec.rig.name, "n_cameras": spec.rig.n_cameras,
@@ -247,8 +247,9 @@ def score_session(spec: SessionSpec, root: Path, report: dict) -> dict:
                 "clean_rep": not labels[i], "verdict": c["verdict"], "value": c["value"],
                 "truth": None if tv is None or not np.isfinite(tv) else round(float(tv), 4),
                 "reason": c.get("reason"), "note": c.get("note"),
-                "cameras_seeing": None if ncams is None or not np.isfinite(ncams) else round(ncams, 2),
-                "reprojection_px": None if err is None or not np.isfinite(err) else round(err, 2),
+                "comparator": c.get("comparator"), "threshold": c.get("threshold"), "interval": c.get("interval"),
+                "cameras": None if ncams is None or not np.isfinite(ncams) else round(ncams, 2),
+                "reprojection_permille": None if permille is None or not np.isfinite(permille) else round(permille, 2),
                 **quality, **{k: (None if v is None or not np.isfinite(v) else round(float(v), 3)) for k, v in extra_truth.items()},
             })
     frame_err = _frame_errors(kin, tkin, to_true, truth)
@@ -279,11 +280,12 @@ def _frame_errors(kin, tkin, to_true, truth) -> dict:
     return out
 
 
-def run_scoring(specs: list[SessionSpec], root: Path, cues_path: Path | None = None) -> list[dict]:
+def run_scoring(specs: list[SessionSpec], root: Path, cues_path: Path | None = None,
+                error_model: Path | None = None) -> list[dict]:
     out = []
     for spec in specs:
         t0 = time.time()
-        report = analyze_one(spec, root, cues_path)
+        report = analyze_one(spec, root, cues_path, error_model)
         out.append(score_session(spec, root, report))
         log.info("%s: analysed and scored in %.0f s", spec.name, time.time() - t0)
     return out

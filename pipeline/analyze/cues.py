@@ -5,6 +5,14 @@ reduced over the cue's phase of the rep, or a per-rep quantity (tempo, depth
 against the session). The engine compares the value with the cue's warn/fail
 thresholds (per-exercise overrides applied) and lists the frames of the phase
 where the series itself crosses the threshold, for the report to colour.
+
+Verdicts: ``pass``, ``warn``, ``fail``, or ``not_judged`` with a ``reason``
+when the measurement cannot tell (no camera sees the athlete side-on, the
+feet are not seen by enough cameras, a landmark gap hides the frames that
+matter). A cue is judged from what is there where that is sound, and says so
+in its ``note``: a violation seen in part of the phase stands; a pass needs
+the frames where the violation would be (the bottom of the rep, or a third of
+an averaged window).
 """
 from __future__ import annotations
 
@@ -41,9 +49,10 @@ class Metric:
     column: str | None = None
     scale: float = 1.0
     offset: float = 0.0
-    reduce: str = "mean"  # mean | max | min over the phase (the series is smoothed first)
+    reduce: str = "mean"  # mean | max | min | absmax (largest magnitude, sign kept) over the phase (smoothed first)
     ratio_of: str | None = None
     deviation_of: str | None = None
+    needs: str | None = None  # what the series needs besides landmarks: "side_view" | "footprint" (silhouettes)
 
     @property
     def per_frame(self) -> bool:
@@ -66,13 +75,23 @@ class Metric:
 
 
 METRICS: dict[str, Metric] = {
+    # the back from the silhouettes (pipeline/analyze/spine_silhouette.py): lumbar vs thoracic line angle
+    "back_flex_bottom": Metric("deg", "back_flex", needs="side_view"),
+    # ... and its change from the athlete's own neutral back (silhouette_measures.neutral_reference)
+    "back_flex_change_bottom": Metric("deg", "back_flex_change", deviation_of="back_flex", needs="side_view"),
+    "back_flex_change_absmax": Metric("deg", "back_flex_change", reduce="absmax", deviation_of="back_flex",
+                                      needs="side_view"),
+    # landmark-only spine proxies, kept for comparison (they read a straight back as rounded through video)
     "spine_angle_dev": Metric("deg", "spine_angle_dev", reduce="max", deviation_of="spine_angle"),
     "trunk_shortening_pct": Metric("%", "trunk_length_rel", -100.0, 100.0, "max"),
     "hip_travel_bottom": Metric("x leg length", "hip_travel_leg"),
+    "knee_bend_bottom": Metric("deg", "knee_bend", deviation_of="knee_flex"),
     "knee_flex_bottom": Metric("deg", "knee_flex"),
     "knee_hip_ratio_bottom": Metric("", "knee_flex", ratio_of="hip_flex"),
     "knee_dev_bottom": Metric("x thigh length", "knee_dev"),
+    "com_footprint_bottom": Metric("heel->toe", "com_footprint", needs="footprint"),
     "com_heel_toe_bottom": Metric("heel->toe", "com_heel_toe"),
+    "shoulder_rise_cm": Metric("cm"),
     "shoulder_ear_shortening_pct": Metric("%", "shoulder_ear_rel", -100.0, 100.0, "max"),
     "hip_flex_max": Metric("deg", "hip_flex", reduce="max"),
     "hip_flex_bottom": Metric("deg", "hip_flex"),
@@ -235,11 +254,61 @@ def _reduce(x: np.ndarray, how: str) -> float:
     x = x[np.isfinite(x)]
     if not x.size:
         return float("nan")
+    if how == "absmax":
+        return float(x[np.argmax(np.abs(x))])
     return float({"mean": np.mean, "max": np.max, "min": np.min}[how](x))
 
 
-def evaluate(cues: list[Cue], kin: pd.DataFrame, reps: list[Rep], rep_metrics: list[dict]) -> list[list[dict]]:
-    """Per rep, per cue: {id, value, comparator, threshold, verdict, frames}."""
+MIN_MEAN_COVER = 1 / 3  # an averaged window is judged from at least this share of its frames
+
+REASON_LANDMARKS = "landmark gap: the athlete's joints were not triangulated there"
+
+
+def _why(reasons: dict[str, np.ndarray], metric: Metric, a: int, b: int, missing: np.ndarray) -> str:
+    """The most common recorded reason among the missing frames of a window (landmark gap by default)."""
+    arr = reasons.get(metric.needs or "", None)
+    if arr is not None:
+        vals = [str(v) for v in np.asarray(arr[a:b + 1])[missing] if v]
+        if vals:
+            return max(set(vals), key=vals.count)
+    return REASON_LANDMARKS
+
+
+def _judge_series(c: Cue, m: Metric, window: np.ndarray, rep: Rep, a: int, reasons: dict) -> dict:
+    """Value, verdict and (when partly or not measured) the note or reason of a per-frame metric."""
+    ok = np.isfinite(window)
+    b = a + len(window) - 1
+    value = _reduce(window, m.reduce)
+    if not ok.any():
+        return {"value": float("nan"), "verdict": "not_judged", "reason": _why(reasons, m, a, b, ~ok)}
+    fail, warn = bool(violates(value, c.comparator, c.fail)), bool(violates(value, c.comparator, c.warn))
+    out = {"value": value, "verdict": "fail" if fail else "warn" if warn else "pass"}
+    if ok.all():
+        return out
+    why = _why(reasons, m, a, b, ~ok)
+    out["note"] = f"judged from {int(ok.sum())} of {len(ok)} frames ({why})"
+    if m.reduce == "mean":
+        sound = ok.mean() >= MIN_MEAN_COVER
+    else:  # the worst moment: a violation seen stands; a pass needs the bottom, where it would be
+        b0, b1 = rep.bottom_window
+        bottom = ok[max(b0 - a, 0):max(b1 - a + 1, 0)]
+        sound = fail or (bottom.size > 0 and bottom.mean() >= 0.5)
+    if not sound:
+        return {"value": value, "verdict": "not_judged",
+                "reason": f"{why}; only {int(ok.sum())} of {len(ok)} frames measured, not where it matters"}
+    return out
+
+
+def evaluate(cues: list[Cue], kin: pd.DataFrame, reps: list[Rep], rep_metrics: list[dict],
+             reasons: dict[str, np.ndarray] | None = None, notes: dict[str, np.ndarray] | None = None
+             ) -> list[list[dict]]:
+    """Per rep, per cue: {id, value, comparator, threshold, verdict, frames} (+ reason / note, see the module).
+
+    ``reasons``: per ``Metric.needs`` ("side_view", "footprint"), a (T,) array of strings saying why a frame of
+    such a metric has no value ("" where it has one); ``notes``: likewise, how a frame's value was obtained
+    when that is worth saying (measured across a landmark gap), "" elsewhere.
+    """
+    reasons, notes = reasons or {}, notes or {}
     series = {c.metric: METRICS[c.metric].series(kin) for c in cues if METRICS[c.metric].per_frame}
     out = []
     for rep, rm in zip(reps, rep_metrics):
@@ -249,27 +318,36 @@ def evaluate(cues: list[Cue], kin: pd.DataFrame, reps: list[Rep], rep_metrics: l
             m = METRICS[c.metric]
             if m.per_frame:
                 window = series[c.metric][a:b + 1]
-                value = _reduce(window, m.reduce)
+                judged = _judge_series(c, m, window, rep, a, reasons)
+                said = [str(v) for v in np.asarray(notes.get(m.needs or "", []))[a:b + 1] if v]
+                if said and judged["verdict"] != "not_judged":
+                    judged["note"] = "; ".join(x for x in (judged.get("note"), max(set(said), key=said.count)) if x)
             else:
                 window, value = None, rm.get(c.metric, float("nan"))
+                if np.isfinite(value):
+                    fail, warn = bool(violates(value, c.comparator, c.fail)), bool(violates(value, c.comparator, c.warn))
+                    judged = {"value": value, "verdict": "fail" if fail else "warn" if warn else "pass"}
+                    if rm.get("_notes", {}).get(c.metric):
+                        judged["note"] = rm["_notes"][c.metric]
+                else:
+                    judged = {"value": value, "verdict": "not_judged",
+                              "reason": rm.get("_reasons", {}).get(c.metric, REASON_LANDMARKS)}
+            value = judged["value"]
             entry = {"id": c.id, "value": None if not np.isfinite(value) else round(float(value), 4),
-                     "comparator": c.comparator, "threshold": {"warn": c.warn, "fail": c.fail}, "frames": []}
-            if not rep.reliable:
-                entry["verdict"] = "unreliable"
-            elif not np.isfinite(value):
-                entry["verdict"] = "unreliable"
-            else:
-                fail, warn = bool(violates(value, c.comparator, c.fail)), bool(violates(value, c.comparator, c.warn))
-                entry["verdict"] = "fail" if fail else "warn" if warn else "pass"
-                if fail or warn:
-                    level = c.fail if fail else c.warn
-                    if window is not None:
-                        frames = a + np.flatnonzero(violates(window, c.comparator, level))
-                        if not frames.size:
-                            frames = a + np.flatnonzero(violates(window, c.comparator, c.warn))
-                    else:
-                        frames = np.arange(a, b + 1)
-                    entry["frames"] = [int(f) for f in (frames if frames.size else [rep.bottom])]
+                     "comparator": c.comparator, "threshold": {"warn": c.warn, "fail": c.fail},
+                     "verdict": judged["verdict"], "frames": []}
+            for key in ("reason", "note"):
+                if key in judged:
+                    entry[key] = judged[key]
+            if entry["verdict"] in ("fail", "warn"):
+                level = c.fail if entry["verdict"] == "fail" else c.warn
+                if window is not None:
+                    frames = a + np.flatnonzero(violates(window, c.comparator, level))
+                    if not frames.size:
+                        frames = a + np.flatnonzero(violates(window, c.comparator, c.warn))
+                else:
+                    frames = np.arange(a, b + 1)
+                entry["frames"] = [int(f) for f in (frames if frames.size else [rep.bottom])]
             row.append(entry)
         out.append(row)
     return out

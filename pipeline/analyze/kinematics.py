@@ -120,6 +120,16 @@ def standing_mask(hip_flex: np.ndarray, sacrum: np.ndarray, fps: float) -> np.nd
     return still & (hip_flex <= np.nanpercentile(pool, 20) + 5.0)
 
 
+BONE_TOLERANCE = 0.15  # a bone more than 15 % off its session median length marks an outlier joint
+
+
+def bone_length_ok(v: np.ndarray) -> np.ndarray:
+    """(T, 2) per side: is the bone ``v`` (T, 2, 3) within BONE_TOLERANCE of its session median length?"""
+    L = np.linalg.norm(v, axis=-1)
+    med = np.nanmedian(L, axis=0, keepdims=True)
+    return np.abs(L / med - 1.0) <= BONE_TOLERANCE
+
+
 def _signed_flexion(proximal: np.ndarray, distal: np.ndarray, lateral: np.ndarray) -> np.ndarray:
     """Flexion angle (degrees) between a segment pointing up and one pointing down; 0 = straight.
 
@@ -167,6 +177,10 @@ def _compute(xyz: np.ndarray, t: np.ndarray, fps: float | None, hip_offset_m: fl
     # unsigned: a knee caving in rotates out of the sagittal plane, where a sign would flip
     # (hyperextension, the only negative case, is a few degrees at most)
     knee_flex = 180.0 - _angle(-thigh, shank)
+    # a leg whose thigh or shank is far from its session length holds a misplaced joint (one view's
+    # outlier ankle triangulated into the skeleton): its knee angle is not measured in that frame
+    leg_ok = bone_length_ok(thigh) & bone_length_ok(shank)
+    knee_flex = np.where(leg_ok, knee_flex, np.nan)
     cols: dict[str, np.ndarray] = {"frame": np.arange(T), "t": t}
     cols["hip_flex"] = np.nanmean(hip_flex, axis=1) if T else np.zeros(0)
     cols["hip_flex_l"], cols["hip_flex_r"] = hip_flex[:, 0], hip_flex[:, 1]
@@ -186,6 +200,9 @@ def _compute(xyz: np.ndarray, t: np.ndarray, fps: float | None, hip_offset_m: fl
     cols["trunk_length"] = trunk_len
     cols["trunk_length_rel"] = trunk_len / ref(trunk_len)
     cols["spine_angle_dev"] = np.abs(cols["spine_angle"] - ref(cols["spine_angle"]))
+    # the bend a rep adds to the athlete's own standing knee angle: the detector's reading of a straight
+    # leg is not 0 (and differs between bodies and views), its standing reading is the athlete's zero
+    cols["knee_bend"] = cols["knee_flex"] - ref(cols["knee_flex"])
 
     ankle_mid = ankles.mean(axis=1)
     back = -np.sum(_horizontal(sacrum - ankle_mid) * facing, axis=-1)

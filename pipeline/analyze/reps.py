@@ -27,8 +27,9 @@ class Rep:
     start: int
     bottom: int
     end: int
-    reliable: bool = True
+    reliable: bool = True  # no landmark gap longer than max_gap_s (its cues are still judged where sound)
     bottom_window: tuple[int, int] = (0, 0)  # frames at the bottom plateau, inclusive
+    gap_frames: int = 0  # the longest landmark gap inside the rep
 
 
 def bridge_nans(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -96,5 +97,5 @@ def segment_reps(hip_flex: np.ndarray, fps: float, *, smooth_s: float = 0.1, min
         bottom = (b0 + b1) // 2 if b1 - b0 >= pause_s * fps else int(pk)
         gap_run = max((e - a + 1 for a, e in _runs(gaps[start:end + 1])), default=0)
         reliable = gap_run <= max_gap_s * fps and gaps[start:end + 1].mean() < 0.25
-        reps.append(Rep(int(start), int(bottom), int(end), bool(reliable), (int(b0), int(b1))))
+        reps.append(Rep(int(start), int(bottom), int(end), bool(reliable), (int(b0), int(b1)), int(gap_run)))
     return reps

@@ -5,25 +5,20 @@ points of the coaching article's dowel drill (README.md, "Analysing a session"):
 head = midpoint of the ears, upper back = midpoint of the shoulders (a C7/T1
 proxy), sacrum = midpoint of the hips (a pelvis proxy).
 
-Hip joint centres: MediaPipe's hip landmark sits about 3-4 cm below the true
-hip joint centre (benchmarks/render_body.py measures the offset on rendered
-footage). The hip joint centres are the hip landmarks moved up along the trunk
-axis (mid-hips -> mid-shoulders) by ``hip_offset_m``; the shipped
-config/cues.yaml sets ``settings.hip_offset_m: 0.035``. Why along the trunk
-and why a constant: the offset comes from where the detector puts the pelvis
-point within the pelvis, so it moves with the pelvis; standing, the trunk axis
-is vertical, which is the direction the offset is measured in. Moving both
-hips along the trunk leaves the trunk direction (so trunk inclination and the
-spine angle) unchanged and fixes the thigh direction, so hip and knee flexion
-and the backward hip travel stop depending on the offset: in the accuracy
-batch (docs/accuracy.md, hips 3.5 cm low) the correction takes the 95th-percentile
-errors of hip / knee flexion from 5.8 / 6.1 to 2.1 / 2.3 deg and of hip travel
-from 3.6 to 1.0 cm, and the soft_knee recall from 0.77 to 1.0. The
-sacrum is the midpoint of the corrected centres. Set ``hip_offset_m: 0`` for
-landmarks that already are joint centres (marker-based, the raw synthetic
-athlete) and for the project's rendered synthetic footage, on whose procedural
-body MediaPipe puts the hips within ~1 cm of the joint centres
-(docs/benchmarks.md, render_body; docs/accuracy.md shows that end to end).
+Hip joint centres: the hip landmarks, optionally moved up the trunk axis
+(mid-hips -> mid-shoulders) by ``hip_offset_m`` (``settings.hip_offset_m`` in
+config/cues.yaml, or per session in config/config.yaml). The shipped value is
+0: no correction. A constant 3.5 cm had been shipped on the claim that
+MediaPipe's hip landmark sits 3-4 cm below the joint centre on real people;
+nothing in this project measured that on people, and through video on the
+rendered athletes (docs/accuracy.md, through-video benchmark) the detected hip
+is within about 2 cm of the joint centre standing and rides 2-8 cm *up* the
+trunk in deep hip flexion, so a constant upward shift makes the hip and knee
+angles worse (knees near extension read 4-15 deg off with it, within a few
+degrees without). Keep the knob for landmarks whose offset you have measured
+against markers on your own athletes; moving both hips along the trunk leaves
+the trunk direction (trunk inclination, the spine angle) unchanged and changes
+the thigh direction, hence hip and knee flexion and the backward hip travel.
 """
 from __future__ import annotations
 

@@ -225,19 +225,31 @@ def analyze(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="folder for kinematics.csv and reps.json (default: beside POSE3D)"),
     cues: Optional[Path] = typer.Option(None, help="cues file (default config/cues.yaml)"),
     only: list[str] = typer.Option([], "--cue", help="judge only this cue (repeat)"),
-    hip_offset_m: Optional[float] = typer.Option(None, help="move the hip landmarks this far up the trunk to the hip joint centres (default: the cues file's settings.hip_offset_m; 0 for synthetic footage)"),
+    hip_offset_m: Optional[float] = typer.Option(None, help="move the hip landmarks this far up the trunk (default: the cues file's settings.hip_offset_m, 0)"),
+    calibration: Optional[Path] = typer.Option(None, "--calibration", "-c", help="the room's calibration: with the silhouettes, the back and the feet are measured in the images"),
+    silhouettes: Optional[Path] = typer.Option(None, help="folder of silhouette/{cam}.npz (default: silhouette/ beside POSE3D)"),
 ) -> None:
     """Measure the hinge: spine and hip trajectories, reps and each coaching cue's verdict per rep."""
     from pipeline.analyze.stage import analyze_session
+    from pipeline.contracts.pose3d import read_pose3d
 
     out_dir = output if output is not None else pose3d.parent
+    sil_dir = silhouettes if silhouettes is not None else pose3d.parent / "silhouette"
+    sils = None
+    if calibration is not None:
+        try:
+            sils = {c: sil_dir / f"{c}.npz" for c in read_pose3d(pose3d).cameras}
+        except (ValueError, FileNotFoundError) as exc:
+            _fail(exc)
     try:
-        rep = analyze_session(pose3d, exercise, out_dir, cues, only_cues=list(only) or None, hip_offset_m=hip_offset_m)
+        rep = analyze_session(pose3d, exercise, out_dir, cues, only_cues=list(only) or None, hip_offset_m=hip_offset_m,
+                              silhouettes=sils, calibration=calibration)
     except (ValueError, FileNotFoundError) as exc:
         _fail(exc)
     for r in rep["reps"]:
         bad = [c["id"] for c in r["cues"] if c["verdict"] == "fail"]
-        state = "unreliable (landmarks missing)" if not r["reliable"] else (", ".join(bad) or "quality rep")
+        unjudged = [c["id"] for c in r["cues"] if c["verdict"] == "not_judged"]
+        state = (", ".join(bad) or "quality rep") + (f" (not judged: {', '.join(unjudged)})" if unjudged else "")
         typer.echo(f"rep {r['index']}: {r['t_start']:.1f}-{r['t_end']:.1f} s, hip flexion {r['metrics']['hip_flex_bottom']:.0f} deg, "
                    f"down {r['lowering_s']:.1f} s / up {r['rising_s']:.1f} s: {state}")
     typer.echo(f"{rep['summary']['quality_reps']} quality reps of {rep['n_reps']}; wrote {out_dir / 'kinematics.csv'} and {out_dir / 'reps.json'}")
@@ -378,10 +390,11 @@ def demo(
     typer.echo(f"preparing the example in {DEMO_DIR} (rendered once, then reused)")
     prepare_demo(ROOT / DEMO_DIR)
     session = _run_to_report(ROOT / "config" / "config.yaml", "demo_session", cores)
-    typer.echo("against the truth (cues the injected faults break -> cues failed; trunk shortening, % of standing):")
+    typer.echo("against the truth (cues the injected faults break -> cues failed; the back's flexion in the silhouette):")
     for row in check(ROOT / DEMO_DIR, session):
+        back = "not judged" if row["back_flex_deg"] is None else f"{row['back_flex_deg']:.0f} deg"
         typer.echo(f"  rep {row['rep']}: {', '.join(row['injected']) or 'clean'} -> {', '.join(row['failed']) or 'none'}; "
-                   f"trunk shortening {row['trunk_shortening_pct']:.1f} %, detected hips "
+                   f"back flexion {back} (true rounding {row['true_rounding_deg']:.0f} deg), detected hips "
                    f"{row['hip_error_along_trunk_cm']:+.1f} cm along the trunk")
     typer.echo(f"report: {session / 'report' / 'index.html'}")
 

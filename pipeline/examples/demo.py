@@ -35,10 +35,11 @@ def prepare_session(session_dir: Path, room_dir: Path, *, seed: int = 3, progres
     """Render the athlete with the room's (true) cameras; writes ``labels.json`` with the injected faults."""
     from pipeline.common.atomic import write_json
     from pipeline.synthetic.room import load_truth
-    from pipeline.synthetic.footage import CALIBRATION, render_session
+    from pipeline.synthetic.footage import CALIBRATION, load_truth_arrays, render_session
     from pipeline.synthetic.athlete import simulate
 
-    rendered = (session_dir / CALIBRATION).is_file()  # render_session writes it last
+    # render_session writes the calibration last; a rendering from before the figure had a spine is redone
+    rendered = (session_dir / CALIBRATION).is_file() and "spine" in load_truth_arrays(session_dir)
     if rendered and (session_dir / "labels.json").is_file():
         return session_dir
     # the simulation is deterministic and quick: its labels can be rewritten beside an earlier rendering
@@ -49,7 +50,8 @@ def prepare_session(session_dir: Path, room_dir: Path, *, seed: int = 3, progres
         "cues_broken": [sorted(s) for s in sim.cue_labels()],
     })
     if not rendered:
-        render_session(sim.xyz, load_truth(room_dir)[0], session_dir, fps=sim.fps, progress=progress)
+        render_session(sim.xyz, load_truth(room_dir)[0], session_dir, fps=sim.fps, progress=progress,
+                       spine=sim.spine, spine_sigma=sim.spine_sigma, truth=sim.truth)
     return session_dir
 
 
@@ -72,22 +74,25 @@ def summary(session_results: Path) -> str:
 
 
 def check(root: Path = DEMO_DIR, results: Path = Path("results/sessions/demo_session")) -> list[dict]:
-    """The demo's verdicts against its truth: per rep, injected cue violations, cues failed, and why the
-    trunk length (spinal_flexion) read what it did: how far the detected hips and shoulders sat from the
-    true joints along the trunk at the bottom (+ = towards the head)."""
+    """The demo's verdicts against its truth: per rep, injected cue violations, cues failed, the back's
+    flexion the silhouettes gave (spinal_flexion) and the rounding injected, and how far the detected hips
+    and shoulders sat from the true joints along the trunk at the bottom (+ = towards the head), the bias
+    that made the landmark-only trunk length unusable."""
     import json
 
     import numpy as np
 
     from pipeline.analyze.skeleton import midpoint
-    from pipeline.synthetic.footage import load_truth_motion
+    from pipeline.synthetic.footage import load_truth_arrays, load_truth_motion
 
     labels = json.loads((Path(root) / "session" / "labels.json").read_text())
     reps = read_reps(Path(results) / "reps.json")
     pose = read_pose3d(Path(results) / "pose3d.npz")
     xyz, t = pose.xyz, pose.t
     truth_xyz, truth_fps = load_truth_motion(Path(root) / "session")
-    truth = truth_xyz[np.clip(np.round(t * truth_fps).astype(int), 0, len(truth_xyz) - 1)]
+    to_truth = np.clip(np.round(t * truth_fps).astype(int), 0, len(truth_xyz) - 1)
+    truth = truth_xyz[to_truth]
+    rho = load_truth_arrays(Path(root) / "session").get("truth_rho")
 
     hips, true_hips = (midpoint(a, "left_hip", "right_hip") for a in (xyz, truth))
     shoulders, true_shoulders = (midpoint(a, "left_shoulder", "right_shoulder") for a in (xyz, truth))
@@ -99,7 +104,8 @@ def check(root: Path = DEMO_DIR, results: Path = Path("results/sessions/demo_ses
         rows.append({
             "rep": r["index"], "injected": injected,
             "failed": sorted(c["id"] for c in r["cues"] if c["verdict"] == "fail"),
-            "trunk_shortening_pct": next(c["value"] for c in r["cues"] if c["id"] == "spinal_flexion"),
+            "back_flex_deg": next(c["value"] for c in r["cues"] if c["id"] == "spinal_flexion"),
+            "true_rounding_deg": float(rho[to_truth[b]]) if rho is not None else float("nan"),
             "hip_error_along_trunk_cm": round(100 * float((hips[b] - true_hips[b]) @ up[b]), 1),
             "shoulder_error_along_trunk_cm": round(100 * float((shoulders[b] - true_shoulders[b]) @ up[b]), 1),
         })

@@ -30,7 +30,7 @@ from pipeline.report.session import FLAGGED, Session, bottom_frames, load_sessio
 
 log = logging.getLogger(__name__)
 ASSETS = Path(__file__).with_name("assets")
-VERDICT_LABEL = {"pass": "pass", "warn": "warn", "borderline": "borderline", "fail": "fail", "unreliable": "unreliable"}
+VERDICT_LABEL = {"pass": "pass", "warn": "warn", "borderline": "borderline", "fail": "fail", "unreliable": "unreliable", "not_judged": "not judged"}
 
 
 def e(value: Any) -> str:
@@ -288,8 +288,9 @@ def _rep_table(session: Session, cue_words: dict[str, str], pictures: Mapping | 
                              f'title="the video frame with the segments coloured">&#9635; picture</a>')
             unit = units.get(cue["id"], "")
             unit_html = f' <span class="unit">{e(unit)}</span>' if unit else ""
+            why = c.get("reason") or c.get("note")
             cells.append(
-                f'<td class="cell v-{e(verdict)}"><div class="val">{_fmt(c.get("value"))}{unit_html}'
+                f'<td class="cell v-{e(verdict)}"' + (f' title="{e(why)}"' if why else "") + f'><div class="val">{_fmt(c.get("value"))}{unit_html}'
                 f'<span class="badge b-{e(verdict)}">{e(VERDICT_LABEL.get(verdict, verdict))}</span></div>'
                 f'<div class="thr">{threshold_text(c.get("comparator", ""), c.get("threshold"))}</div>{jump}</td>')
         verdict = rep_verdict(rep)

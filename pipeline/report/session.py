@@ -138,7 +138,7 @@ def bottom_frames(session: Session) -> np.ndarray:
     return np.clip(np.asarray([r["bottom"] for r in session.reps["reps"]], int), 0, session.n_frames - 1)
 
 
-VERDICT_ORDER = {"pass": 0, "unreliable": 1, "warn": 2, "borderline": 2, "fail": 3}
+VERDICT_ORDER = {"pass": 0, "unreliable": 1, "not_judged": 1, "warn": 2, "borderline": 2, "fail": 3}
 
 
 def rep_verdict(rep: dict) -> str:

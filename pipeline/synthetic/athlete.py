@@ -24,7 +24,13 @@ Model (sagittal plane, then lateral offsets):
 - shoulders shrug along the upper-trunk axis; knees cave by rotating the knee
   about the hip-ankle axis (segment lengths kept); a forward weight shift
   rotates the whole body above the ankles forward about the ankle axis;
-- the hip landmark is placed at the hip joint centre (see pipeline.analyze.skeleton).
+- the hip landmark is placed at the hip joint centre (see pipeline.analyze.skeleton);
+- the spine itself (``SyntheticSession.spine``) is a smooth curve from the hip
+  centre to the shoulder centre whose shape is the athlete's own natural curves
+  (``SpineShape``: lumbar lordosis, thoracic kyphosis) plus the rep's rounding
+  ``rho`` spread over the lumbar and lower thoracic spine; it is fitted between
+  the landmarks, so it never moves them, and the rendered figure's trunk follows
+  it (pipeline.synthetic.figure), so a rounded back bends in the silhouette.
 
 Segment lengths are fractions of height from Winter's anthropometric table
 (Biomechanics and Motor Control of Human Movement, 4th ed., fig. 4.1).
@@ -97,6 +103,32 @@ STYLES = {
 }
 
 
+@dataclass(frozen=True)
+class SpineShape:
+    """An athlete's natural spine curves and where a rounding bends it.
+
+    Curves are changes of the trunk axis's tangent angle (deg, + = flexion: the
+    tangent tips forward going up) along the arc from the hip centre (0) to the
+    shoulder centre (1): lordosis (extension, negative) over the lowest
+    ``lordosis_span``, kyphosis over ``kyphosis_span``, and a rep's rounding
+    ``rho`` spread over ``bend_span`` (lumbar and lower thoracic spine).
+    """
+    lordosis_deg: float = -20.0
+    kyphosis_deg: float = 25.0
+    lordosis_span: tuple[float, float] = (0.0, 0.35)
+    kyphosis_span: tuple[float, float] = (0.45, 1.0)
+    bend_span: tuple[float, float] = (0.10, 0.75)
+
+    @classmethod
+    def random(cls, rng: np.random.Generator) -> "SpineShape":
+        """A plausible athlete: flatter or more curved backs, rounding lower or higher."""
+        return cls(lordosis_deg=float(rng.uniform(-30, -10)), kyphosis_deg=float(rng.uniform(15, 38)),
+                   bend_span=(float(rng.uniform(0.04, 0.2)), float(rng.uniform(0.6, 0.85))))
+
+
+SPINE_SIGMA = np.linspace(0.0, 1.0, 13)  # arc-length fractions of the spine curve's points
+
+
 @dataclass
 class SyntheticSession:
     exercise: str
@@ -108,6 +140,9 @@ class SyntheticSession:
     truth: dict[str, np.ndarray]  # per frame: hip_flex, knee_flex, hip_travel (m), com_heel_toe...
     body: dict[str, float] = field(default_factory=dict)  # height, leg length, thigh length, ...
     facing: np.ndarray = field(default_factory=lambda: np.array([1.0, 0.0]))  # unit xy
+    # (T,K,3) world: trunk axis from the hip centre (sigma 0) to the mid-shoulders before any shrug (sigma 1)
+    spine: np.ndarray | None = None
+    spine_sigma: np.ndarray | None = None  # (K,) arc-length fraction of each spine point
 
     @property
     def n_reps(self) -> int:
@@ -140,6 +175,50 @@ def _rotate_about(points: np.ndarray, pivot: np.ndarray, axis: np.ndarray, angle
     k = axis[:, None]
     c, s = np.cos(angle)[:, None, None], np.sin(angle)[:, None, None]
     return pivot[:, None] + v * c + np.cross(k, v) * s + k * np.sum(k * v, axis=-1, keepdims=True) * (1 - c)
+
+
+def _smoothstep(x: np.ndarray, a: float, b: float) -> np.ndarray:
+    u = np.clip((x - a) / max(b - a, 1e-9), 0.0, 1.0)
+    return u * u * (3 - 2 * u)
+
+
+def _interp_rows(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> np.ndarray:
+    """np.interp of every row of fp (T,n) at x (K,) on the shared increasing xp (n,)."""
+    i = np.clip(np.searchsorted(xp, x) - 1, 0, len(xp) - 2)
+    w = (x - xp[i]) / (xp[i + 1] - xp[i])
+    return fp[:, i] * (1 - w) + fp[:, i + 1] * w
+
+
+def spine_curve(sacrum: np.ndarray, upper_back: np.ndarray, rho: np.ndarray, fwd: np.ndarray,
+                shape: SpineShape = SpineShape(), sigma: np.ndarray = SPINE_SIGMA, n_int: int = 241) -> np.ndarray:
+    """(T,K,3) smooth trunk axis from ``sacrum`` to ``upper_back`` (both (T,3)), in their sagittal plane.
+
+    The tangent angle along the arc is the natural curves of ``shape`` + ``rho``
+    (rad, (T,)) spread over ``shape.bend_span`` by a smoothstep. The integrated
+    curve is rotated and scaled in the sagittal plane (spanned by "up" and the
+    unit horizontal forward ``fwd`` (T,3)) so that its ends are exactly
+    ``sacrum`` and ``upper_back``: the landmarks do not move.
+    """
+    s = np.linspace(0.0, 1.0, n_int)
+    neutral = (np.radians(shape.lordosis_deg) * _smoothstep(s, *shape.lordosis_span)
+               + np.radians(shape.kyphosis_deg) * _smoothstep(s, *shape.kyphosis_span))
+    phi = neutral[None] + rho[:, None] * _smoothstep(s, *shape.bend_span)[None]  # (T,n)
+    # 2D curve (a = forward, b = up) of unit arc length, tangent angle measured from "up"
+    da, db = np.sin(phi), np.cos(phi)
+    ds = s[1] - s[0]
+    zero = np.zeros((len(phi), 1))
+    a = np.concatenate([zero, np.cumsum(0.5 * (da[:, 1:] + da[:, :-1]) * ds, axis=1)], axis=1)
+    b = np.concatenate([zero, np.cumsum(0.5 * (db[:, 1:] + db[:, :-1]) * ds, axis=1)], axis=1)
+    chord = upper_back - sacrum
+    up = np.array([0.0, 0.0, 1.0])
+    ca, cb = np.sum(chord * fwd, -1), np.sum(chord * up, -1)  # the chord in (forward, up) coordinates
+    ang = np.arctan2(ca, cb) - np.arctan2(a[:, -1], b[:, -1])
+    scale = np.hypot(ca, cb) / np.hypot(a[:, -1], b[:, -1])
+    c, sn = np.cos(ang)[:, None], np.sin(ang)[:, None]
+    a2 = scale[:, None] * (a * c + b * sn)  # rotate (a, b) from "up" toward "forward" by ang
+    b2 = scale[:, None] * (-a * sn + b * c)
+    a_k, b_k = _interp_rows(sigma, s, a2), _interp_rows(sigma, s, b2)
+    return sacrum[:, None] + a_k[..., None] * fwd[:, None] + b_k[..., None] * up
 
 
 def _draw_reps(exercise: str, n_reps: int, faults: dict[int, set[str]], rng: np.random.Generator,
@@ -212,6 +291,9 @@ def simulate(
     stand_s: float = 1.2,
     yaw_deg: float = 0.0,
     position: tuple[float, float] = (0.0, 0.0),
+    shoulder_width: float = 1.0,
+    hip_width: float = 1.0,
+    spine_shape: SpineShape = SpineShape(),
 ) -> SyntheticSession:
     """Simulate a set of ``n_reps`` reps of ``exercise``.
 
@@ -261,7 +343,7 @@ def simulate(
     ankle_h = 0.039 * H
     leg_len = Ls + Lt  # hip joint centre to ankle, as the analysis measures it
     trunk_len = 0.288 * H  # hip joint centres to shoulder joints
-    hip_hw, sh_hw = 0.052 * H, 0.1 * H
+    hip_hw, sh_hw = 0.052 * H * hip_width, 0.1 * H * shoulder_width
     neck_len = 0.1 * H  # neck pivot to the ears
     upper_arm, forearm, hand = 0.186 * H * arm_ratio, 0.146 * H * arm_ratio, 0.06 * H * arm_ratio
     foot_back, foot_fwd = 0.036 * H, 0.112 * H
@@ -384,6 +466,10 @@ def simulate(
         pts[:, INDEX[f"{nm}_heel"]] = heel[:, s]
         pts[:, INDEX[f"{nm}_foot_index"]] = toe[:, s]
 
+    # the spine between the landmarks (the figure's trunk follows it; nothing above moves)
+    spine = spine_curve(sacrum, upper_back, rho, np.broadcast_to(np.array([1.0, 0.0, 0.0]), sacrum.shape),
+                        spine_shape)
+
     # --- ground truth before the world transform (it is invariant to it) ------
     # the skeleton's own joint angles: trunk = the true sacrum -> upper-back chord (before any shrug)
     thigh_v = knee - hip
@@ -406,12 +492,18 @@ def simulate(
         "knee_flex": knee_true.mean(axis=1), "knee_flex_l": knee_true[:, 0], "knee_flex_r": knee_true[:, 1],
         "hip_travel": travel, "progress": p, "walking": walk_w > 0,
         "com_heel_toe": kinematics.heel_toe_fraction(com, pts),
+        # the rep's spine rounding beyond the athlete's natural curves (deg), the shoulder shrug (m, along
+        # the upper trunk) and the head's tuck (deg)
+        "rho": np.degrees(rho), "shrug_m": shrug, "neck_deg": np.degrees(neck),
     }
 
     # --- world transform --------------------------------------------------------
     yaw = rad(yaw_deg)
     Rz = np.array([[np.cos(yaw), -np.sin(yaw), 0], [np.sin(yaw), np.cos(yaw), 0], [0, 0, 1]])
-    xyz = pts @ Rz.T + np.array([position[0], position[1], 0.0])
+    shift = np.array([position[0], position[1], 0.0])
+    xyz = pts @ Rz.T + shift
+    spine_w = spine @ Rz.T + shift
+    truth["upper_back_true"] = upper_back @ Rz.T + shift  # the mid-shoulders without the shrug, world
 
     # true rep frames: start of lowering, middle of the bottom pause, end of rising
     start = np.round((rep_t0) * fps).astype(int)
@@ -419,7 +511,11 @@ def simulate(
     end = np.round((rep_t0 + reps["lowering_s"] + reps["bottom_pause_s"] + reps["rising_s"]) * fps).astype(int)
     labels = [set(fault_sets.get(i, set())) for i in range(n_reps)]
     body = {"height": H, "leg_length": leg_len, "thigh_length": Lt, "shank_length": Ls, "trunk_length": trunk_len,
+            "shoulder_width": 2 * sh_hw, "hip_width": 2 * hip_hw,
+            "lordosis_deg": spine_shape.lordosis_deg, "kyphosis_deg": spine_shape.kyphosis_deg,
+            "bend_span": spine_shape.bend_span,
             "lowering_s": reps["lowering_s"], "rising_s": reps["rising_s"], "arm_lag_s": reps["arm_lag_s"]}
     return SyntheticSession(exercise=exercise, xyz=xyz.astype(np.float32), t=t, fps=float(fps), labels=labels,
                             rep_frames=np.stack([start, bottom, np.minimum(end, T - 1)], axis=1), truth=truth,
-                            body=body, facing=Rz[:2, 0].copy())
+                            body=body, facing=Rz[:2, 0].copy(),
+                            spine=spine_w.astype(np.float32), spine_sigma=SPINE_SIGMA.copy())

@@ -3,7 +3,11 @@
 Every primitive is placed from the 33 landmarks of a frame, batched over all
 frames at once, so the figure follows any motion. Proportions scale with the
 landmarks (trunk length, shoulder and hip width, ear distance), so any athlete
-height works. The face (eyes, brows, nose, mouth, ears) and the hair matter:
+height works. With a spine curve (``pipeline.synthetic.athlete``'s
+``SyntheticSession.spine``) the chest and waist are a chain of ellipsoids along
+it, so a rounded spine bends the back's silhouette (without one the trunk is
+straight between hips and shoulders, whatever the spine does). ``Palette``
+(colours) and ``Physique`` (trunk depth, limb girth, hair style) vary the look. The face (eyes, brows, nose, mouth, ears) and the hair matter:
 without them MediaPipe cannot tell front from back and swaps left and right.
 
 Primitive arrays match ``pipeline.synthetic.gl``: ellipsoids (T, N, 15) = centre,
@@ -35,6 +39,44 @@ class Palette:
     iris: tuple = (0.12, 0.08, 0.05)
     brow: tuple = (0.20, 0.12, 0.07)
     lips: tuple = (0.72, 0.32, 0.32)
+
+    @classmethod
+    def random(cls, rng: np.random.Generator) -> "Palette":
+        """Skin from very light to very dark, clothes of any colour (dark ones included), hair black to grey."""
+        skin = np.array(_SKIN[rng.integers(len(_SKIN))]) * rng.uniform(0.93, 1.05)
+        hair = np.array(_HAIR[rng.integers(len(_HAIR))])
+
+        def cloth(lo: float, hi: float) -> tuple:
+            import colorsys
+            return tuple(float(v) for v in colorsys.hsv_to_rgb(rng.uniform(0, 1), rng.uniform(0.0, 0.85), rng.uniform(lo, hi)))
+
+        return cls(skin=tuple(np.clip(skin, 0, 1)), shirt=cloth(0.12, 0.95), shorts=cloth(0.08, 0.7), shoe=cloth(0.3, 0.97),
+                   hair=tuple(hair), brow=tuple(hair * 0.85), lips=tuple(np.clip(skin * np.array([0.85, 0.5, 0.5]), 0, 1)))
+
+
+# Skin tones from light to dark (sRGB, 0-1) and hair colours (black, browns, blonde, red, grey).
+_SKIN = ((0.96, 0.80, 0.69), (0.92, 0.72, 0.58), (0.86, 0.66, 0.53), (0.78, 0.57, 0.42), (0.66, 0.46, 0.32),
+         (0.55, 0.37, 0.25), (0.42, 0.27, 0.18), (0.32, 0.20, 0.14))
+_HAIR = ((0.05, 0.04, 0.04), (0.24, 0.15, 0.09), (0.40, 0.26, 0.14), (0.78, 0.64, 0.38), (0.55, 0.25, 0.10),
+         (0.62, 0.62, 0.62))
+HAIR_STYLES = ("short", "bun", "ponytail")
+
+
+@dataclass(frozen=True)
+class Physique:
+    """Build beyond the landmarks: trunk depth (front-to-back, x the reference), limb girth, hair style."""
+    trunk_depth: float = 1.0
+    girth: float = 1.0
+    hair: str = "short"
+
+    def __post_init__(self) -> None:
+        if self.hair not in HAIR_STYLES:
+            raise ValueError(f"hair must be one of {', '.join(HAIR_STYLES)}, got '{self.hair}'")
+
+    @classmethod
+    def random(cls, rng: np.random.Generator) -> "Physique":
+        return cls(trunk_depth=float(rng.uniform(0.85, 1.2)), girth=float(rng.uniform(0.85, 1.2)),
+                   hair=str(rng.choice(HAIR_STYLES)))
 
 
 # Reference body: 1.75 m athlete, trunk (hip centre -> shoulder centre) 0.52 m, ears 0.15 m apart.
@@ -106,8 +148,14 @@ class _Builder:
                 np.stack(self.cylinders, axis=1).astype(np.float32))
 
 
-def body_primitives(xyz: np.ndarray, palette: Palette = Palette()) -> tuple[np.ndarray, np.ndarray]:
-    """Ellipsoids (T, N, 15) and cylinders (T, M, 11) of the figure for landmarks ``xyz`` (T, 33, 3)."""
+def body_primitives(xyz: np.ndarray, palette: Palette = Palette(), spine: np.ndarray | None = None,
+                    spine_sigma: np.ndarray | None = None, physique: Physique = Physique()
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Ellipsoids (T, N, 15) and cylinders (T, M, 11) of the figure for landmarks ``xyz`` (T, 33, 3).
+
+    ``spine`` (T, K, 3): the trunk axis from the hip centre to the mid-shoulders at arc fractions
+    ``spine_sigma`` (K,) (default evenly spaced); the chest and waist then follow it.
+    """
     P = validate_landmarks(xyz)
     T = len(P)
     L = {name: P[:, i] for name, i in INDEX.items()}
@@ -122,31 +170,23 @@ def body_primitives(xyz: np.ndarray, palette: Palette = Palette()) -> tuple[np.n
     up = _unit(trunk)
     lat_sh = _orth(L["left_shoulder"] - L["right_shoulder"], up)
     lat_hip = _orth(L["left_hip"] - L["right_hip"], up)
-    fwd_sh = np.cross(lat_sh, up)
-    fwd_hip = np.cross(lat_hip, up)
-    lat_mid = _orth(lat_sh + lat_hip, up)
-    fwd_mid = np.cross(lat_mid, up)
     sw = np.linalg.norm(L["left_shoulder"] - L["right_shoulder"], axis=-1)
     hw = np.linalg.norm(L["left_hip"] - L["right_hip"], axis=-1)
+    depth = physique.trunk_depth * s
+    girth = physique.girth * s
 
-    # Trunk: a wide, shallow chest, a narrower waist, the pelvis in shorts.
-    chest = hip_c + trunk * 0.70
-    b.ellipsoid(chest, lat_sh, fwd_sh, up, 0.5 * sw + 0.025 * s, 0.105 * s, 0.20 * s, pal.shirt)
-    b.ellipsoid(hip_c + trunk * 0.40 - fwd_mid * 0.005 * s[:, None], lat_mid, fwd_mid, up,
-                0.5 * sw * 0.78, 0.095 * s, 0.17 * s, pal.shirt)
-    b.ellipsoid(hip_c + up * 0.035 * s[:, None], lat_hip, fwd_hip, up, 0.5 * hw + 0.085 * s, 0.105 * s, 0.12 * s,
-                pal.shorts)
-    for side in (1, -1):
-        glute = hip_c + side * lat_hip * (0.25 * hw)[:, None] - fwd_hip * 0.045 * s[:, None] - up * 0.02 * s[:, None]
-        b.sphere(glute, 0.085 * s, pal.shorts)
+    if spine is None:
+        top_up = _straight_trunk(b, hip_c, trunk, up, lat_sh, lat_hip, sw, hw, s, depth, pal)
+    else:
+        top_up = _curved_trunk(b, P, spine, spine_sigma, hip_c, trunk_len, lat_sh, lat_hip, sw, hw, s, depth, pal)
 
     # Arms: deltoid under a short sleeve, skin forearm, hand with a thumb.
     for side in ("left", "right"):
         sh, el, wr = L[f"{side}_shoulder"], L[f"{side}_elbow"], L[f"{side}_wrist"]
-        b.sphere(sh, 0.058 * s, pal.shirt)
-        b.capsule(sh, el, 0.047 * s, 0.037 * s, pal.skin)
-        b.capsule(sh, sh + 0.45 * (el - sh), 0.056 * s, 0.050 * s, pal.shirt, caps=False)
-        b.capsule(el, wr, 0.037 * s, 0.027 * s, pal.skin)
+        b.sphere(sh, 0.058 * girth, pal.shirt)
+        b.capsule(sh, el, 0.047 * girth, 0.037 * girth, pal.skin)
+        b.capsule(sh, sh + 0.45 * (el - sh), 0.056 * girth, 0.050 * girth, pal.shirt, caps=False)
+        b.capsule(el, wr, 0.037 * girth, 0.027 * girth, pal.skin)
         knuckles = (L[f"{side}_index"] + L[f"{side}_pinky"]) / 2
         along = _unit(knuckles - wr)
         hand_len = np.linalg.norm(knuckles - wr, axis=-1)
@@ -160,9 +200,9 @@ def body_primitives(xyz: np.ndarray, palette: Palette = Palette()) -> tuple[np.n
     # Legs: thighs under shorts, skin shins, shoes from heel to toe with a dark sole.
     for side in ("left", "right"):
         hp, kn, an = L[f"{side}_hip"], L[f"{side}_knee"], L[f"{side}_ankle"]
-        b.capsule(hp, kn, 0.085 * s, 0.056 * s, pal.skin)
-        b.capsule(hp, hp + 0.45 * (kn - hp), 0.095 * s, 0.080 * s, pal.shorts, caps=False)
-        b.capsule(kn, an, 0.055 * s, 0.035 * s, pal.skin)
+        b.capsule(hp, kn, 0.085 * girth, 0.056 * girth, pal.skin)
+        b.capsule(hp, hp + 0.45 * (kn - hp), 0.095 * girth, 0.080 * girth, pal.shorts, caps=False)
+        b.capsule(kn, an, 0.055 * girth, 0.035 * girth, pal.skin)
         heel, toe = L[f"{side}_heel"], L[f"{side}_foot_index"]
         along = _unit(toe - heel)
         foot_len = np.linalg.norm(toe - heel, axis=-1)
@@ -175,11 +215,80 @@ def body_primitives(xyz: np.ndarray, palette: Palette = Palette()) -> tuple[np.n
                     0.5 * foot_len + 0.03 * s, 0.05 * s, 0.025 * s, pal.sole)
         b.capsule(an, an + 0.35 * (kn - an) * 0.4, 0.04 * s, 0.039 * s, pal.shoe, caps=False)
 
-    _head(b, L, sh_c, up, s, pal)
+    _head(b, L, sh_c, top_up, s, pal, physique.hair)
     return b.arrays()
 
 
-def _head(b: _Builder, L: dict, sh_c: np.ndarray, trunk_up: np.ndarray, s: np.ndarray, pal: Palette) -> None:
+def _straight_trunk(b: _Builder, hip_c, trunk, up, lat_sh, lat_hip, sw, hw, s, depth, pal) -> np.ndarray:
+    """A wide, shallow chest, a narrower waist and the pelvis in shorts, straight between hips and shoulders."""
+    fwd_sh = np.cross(lat_sh, up)
+    fwd_hip = np.cross(lat_hip, up)
+    lat_mid = _orth(lat_sh + lat_hip, up)
+    fwd_mid = np.cross(lat_mid, up)
+    chest = hip_c + trunk * 0.70
+    b.ellipsoid(chest, lat_sh, fwd_sh, up, 0.5 * sw + 0.025 * s, 0.105 * depth, 0.20 * s, pal.shirt)
+    b.ellipsoid(hip_c + trunk * 0.40 - fwd_mid * 0.005 * s[:, None], lat_mid, fwd_mid, up,
+                0.5 * sw * 0.78, 0.095 * depth, 0.17 * s, pal.shirt)
+    b.ellipsoid(hip_c + up * 0.035 * s[:, None], lat_hip, fwd_hip, up, 0.5 * hw + 0.085 * s, 0.105 * depth, 0.12 * s,
+                pal.shorts)
+    for side in (1, -1):
+        glute = hip_c + side * lat_hip * (0.25 * hw)[:, None] - fwd_hip * 0.045 * s[:, None] - up * 0.02 * s[:, None]
+        b.sphere(glute, 0.085 * s, pal.shorts)
+    return up
+
+
+def _interp_curve(spine: np.ndarray, sigma_k: np.ndarray, sig: np.ndarray) -> np.ndarray:
+    """Points (T, len(sig), 3) on the polyline ``spine`` (T, K, 3) at arc fractions ``sig``."""
+    i = np.clip(np.searchsorted(sigma_k, sig) - 1, 0, len(sigma_k) - 2)
+    w = ((sig - sigma_k[i]) / (sigma_k[i + 1] - sigma_k[i]))[None, :, None]
+    return spine[:, i] * (1 - w) + spine[:, i + 1] * w
+
+
+def spine_frames(spine: np.ndarray, sigma_k: np.ndarray, sig: np.ndarray, lateral: np.ndarray):
+    """Position, unit tangent, lateral and forward axes (each (T, n, 3)) along the curve at ``sig``."""
+    pos = _interp_curve(spine, sigma_k, sig)
+    h = 0.02
+    tan = _unit(_interp_curve(spine, sigma_k, np.clip(sig + h, 0, 1)) - _interp_curve(spine, sigma_k, np.clip(sig - h, 0, 1)))
+    lat = _orth(np.broadcast_to(lateral[:, None], tan.shape), tan)
+    return pos, tan, lat, np.cross(lat, tan)
+
+
+N_CHAIN = 20  # ellipsoids along the spine: enough overlap that the back's outline is smooth
+
+
+def _curved_trunk(b: _Builder, P, spine, spine_sigma, hip_c, trunk_len, lat_sh, lat_hip, sw, hw, s, depth, pal) -> np.ndarray:
+    """Chest and waist as a chain of overlapping ellipsoids centred on the spine curve, oriented by its
+    tangent; the upper chest by the curve's top, the pelvis and glutes by its lower tangent."""
+    spine = np.asarray(spine, dtype=np.float64)
+    T = len(P)
+    if spine.ndim != 3 or spine.shape[0] != T or spine.shape[2] != 3:
+        raise MotionInputError(f"spine must be (T={T}, K, 3) like the landmarks, got {spine.shape}")
+    sigma_k = np.linspace(0, 1, spine.shape[1]) if spine_sigma is None else np.asarray(spine_sigma, float)
+    lat_mid = _unit(lat_sh + lat_hip)
+    sc, dc = s[:, None], depth[:, None]
+    sig = np.linspace(0.14, 0.80, N_CHAIN)
+    pos, tan, lat, fwd = spine_frames(spine, sigma_k, sig, lat_mid)
+    knots = np.array([0.14, 0.40, 0.62, 0.86])
+    half_lat = np.stack([np.interp(sig, knots, [0.5 * h + 0.07 * q, 0.39 * w, 0.5 * w + 0.02 * q, 0.5 * w + 0.025 * q])
+                         for h, w, q in zip(hw, sw, s)])  # (T, n): hips -> waist -> chest
+    half_dep = np.interp(sig, knots, [0.100, 0.092, 0.105, 0.100])[None] * dc
+    half_len = 2.8 * (sig[1] - sig[0]) * trunk_len * 1.02
+    for j in range(N_CHAIN):
+        b.ellipsoid(pos[:, j], lat[:, j], fwd[:, j], tan[:, j], half_lat[:, j], half_dep[:, j], half_len, pal.shirt)
+    pos_u, tan_u, lat_u, fwd_u = spine_frames(spine, sigma_k, np.array([0.80, 0.95]), lat_sh)
+    b.ellipsoid(pos_u[:, 0], lat_u[:, 1], fwd_u[:, 1], tan_u[:, 1], 0.5 * sw + 0.025 * s, 0.10 * depth, 0.13 * s, pal.shirt)
+    _, tan_p, lat_p, fwd_p = spine_frames(spine, sigma_k, np.array([0.0, 0.06]), lat_hip)
+    tp, lp, fp = tan_p[:, 1], lat_p[:, 1], fwd_p[:, 1]
+    b.ellipsoid(hip_c + tp * 0.035 * sc, lp, fp, tp, 0.5 * hw + 0.085 * s, 0.105 * depth, 0.12 * s, pal.shorts)
+    for side in (1, -1):
+        glute = hip_c + side * lp * (0.25 * hw)[:, None] - fp * 0.045 * dc - tp * 0.02 * sc
+        b.sphere(glute, 0.085 * s, pal.shorts)
+    # the neck leaves along the curve's top tangent
+    return spine_frames(spine, sigma_k, np.array([0.97]), lat_sh)[1][:, 0]
+
+
+def _head(b: _Builder, L: dict, sh_c: np.ndarray, trunk_up: np.ndarray, s: np.ndarray, pal: Palette,
+          hair: str = "short") -> None:
     ear_l, ear_r, nose = L["left_ear"], L["right_ear"], L["nose"]
     ears = (ear_l + ear_r) / 2
     lat = _unit(ear_l - ear_r)
@@ -224,3 +333,8 @@ def _head(b: _Builder, L: dict, sh_c: np.ndarray, trunk_up: np.ndarray, s: np.nd
     # hair: a cap over the top and back of the skull that leaves the face open
     b.ellipsoid(skull_c + up * 0.014 * k - fwd * 0.02 * k, lat, fwd, up, skull_lat * 1.07, skull_fwd * 1.03,
                 skull_up * 1.02, pal.hair)
+    if hair == "bun":  # on top of the back of the head
+        b.sphere(skull_c + up * 0.09 * k - fwd * 0.09 * k, 0.045 * hs, pal.hair)
+    elif hair == "ponytail":  # from the back of the head down toward the nape
+        root = skull_c + up * 0.03 * k - fwd * 0.11 * k
+        b.capsule(root, root - up * 0.13 * k - fwd * 0.03 * k, 0.03 * hs, 0.018 * hs, pal.hair)

@@ -5,8 +5,9 @@
 camera's full OpenCV model (``pipeline.synthetic.gl``) and writes, atomically::
 
     out_dir/{camera}.mp4          one video per camera (mp4v)
-    out_dir/ground_truth.npz      xyz (T,33,3) float32 world metres, t (T,), fps; with other people
-                                  also others_xyz (N,T,33,3), NaN where one is not in the room
+    out_dir/ground_truth.npz      xyz (T,33,3) float32 world metres, t (T,), fps
+                                  (+ spine (T,K,3), spine_sigma (K,) and any per-frame truth given); with
+                                  other people also others_xyz (N,T,33,3), NaN where one is not in the room
     out_dir/calibration.toml      the cameras (anipose TOML, calibration.io)
 
 ``others``: more people in the room (``pipeline.synthetic.people.Bystander``:
@@ -32,7 +33,7 @@ from tqdm import tqdm
 from pipeline.common.atomic import atomic_path, write_npz
 from calibration.camera import Camera, Rig
 
-from pipeline.synthetic.figure import MotionInputError, Palette, body_primitives, validate_landmarks
+from pipeline.synthetic.figure import MotionInputError, Palette, Physique, body_primitives, validate_landmarks
 
 GROUND_TRUTH = "ground_truth.npz"
 CALIBRATION = "calibration.toml"
@@ -44,11 +45,19 @@ class VideoWriteError(OSError):
 
 def render_session(xyz: np.ndarray, cameras: Sequence[Camera], out_dir: str | Path, fps: float = 30.0,
                    size: tuple[int, int] | None = None, progress: bool = True, *, room: bool = True,
-                   seed: int = 0, others: Sequence = ()) -> dict[str, Path]:
+                   seed: int = 0, spine: np.ndarray | None = None, spine_sigma: np.ndarray | None = None,
+                   palette: Palette | None = None, physique: Physique | None = None, scene=None,
+                   truth: dict[str, np.ndarray] | None = None, samples: int = 4, others: Sequence = ()
+                   ) -> dict[str, Path]:
     """Render one ``{camera}.mp4`` per camera of the figure following ``xyz``; returns name -> video path.
 
     ``size`` rescales every camera to that image size (width, height); the
     ground truth written beside the videos holds the cameras actually used.
+    ``spine``/``spine_sigma`` (pipeline.synthetic.athlete's) bend the figure's
+    trunk; ``palette``, ``physique`` and ``scene`` (pipeline.synthetic.gl.Scene)
+    vary its look and the room's; ``truth`` (per-frame arrays, e.g. the
+    simulation's ``truth``) is stored in ground_truth.npz as ``truth_{key}``.
+    ``samples``: multisampling (0 renders 2-4x faster on a software GL, with jaggier edges).
     ``others``: ``Bystander``-like objects (``xyz`` (T, 33, 3) NaN where
     absent, ``palette``) drawn too, each in their own clothes.
     """
@@ -64,10 +73,12 @@ def render_session(xyz: np.ndarray, cameras: Sequence[Camera], out_dir: str | Pa
     cams = Rig(cameras).resized(size) if size is not None else Rig(cameras)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    ellipsoids, cylinders = body_primitives(xyz)
+    ellipsoids, cylinders = body_primitives(xyz, palette or Palette(), spine=spine, spine_sigma=spine_sigma,
+                                            physique=physique or Physique())
     extra = [_figure_frames(o.xyz, o.palette, len(xyz)) for o in others]
     paths = {c.name: out / f"{c.name}.mp4" for c in cams}
-    with Renderer(cams, room=room, seed=seed) as renderer, contextlib.ExitStack() as stack:
+    scene_kw = {} if scene is None else {"scene": scene}
+    with Renderer(cams, room=room, seed=seed, samples=samples, **scene_kw) as renderer, contextlib.ExitStack() as stack:
         writers = []
         for cam in cams:
             tmp = stack.enter_context(atomic_path(paths[cam.name]))
@@ -82,10 +93,15 @@ def render_session(xyz: np.ndarray, cameras: Sequence[Camera], out_dir: str | Pa
             cyl = np.concatenate([cylinders[t]] + [c[t] for _, c in extra if t in c])
             for writer, image in zip(writers, renderer.render(ell, cyl)):
                 writer.write(image)
-    arrays = {"xyz": xyz.astype(np.float32), "t": (np.arange(len(xyz)) / fps).astype(np.float32), "fps": np.float32(fps)}
+    more = {} if spine is None else {"spine": np.asarray(spine, np.float32),
+                                     "spine_sigma": np.asarray(spine_sigma if spine_sigma is not None
+                                                               else np.linspace(0, 1, np.shape(spine)[1]), np.float32)}
+    more.update({f"truth_{k}": np.asarray(v) for k, v in (truth or {}).items()
+                 if np.ndim(v) >= 1 and len(v) == len(xyz) and np.asarray(v).dtype != object})
     if len(others):
-        arrays["others_xyz"] = np.stack([np.asarray(o.xyz, np.float32) for o in others])
-    write_npz(out / GROUND_TRUTH, **arrays)
+        more["others_xyz"] = np.stack([np.asarray(o.xyz, np.float32) for o in others])
+    write_npz(out / GROUND_TRUTH, xyz=xyz.astype(np.float32), t=(np.arange(len(xyz)) / fps).astype(np.float32),
+              fps=np.float32(fps), **more)
     write_calibration(out / CALIBRATION, cams, {"source": "pipeline.synthetic.footage (exact synthetic cameras)"})
     return paths
 
@@ -115,6 +131,15 @@ def load_truth_motion(out_dir: str | Path) -> tuple[np.ndarray, float]:
         raise FileNotFoundError(f"{path}: no ground truth here; render the session with pipeline.synthetic.footage first")
     with np.load(path) as data:
         return data["xyz"], float(data["fps"])
+
+
+def load_truth_arrays(out_dir: str | Path) -> dict[str, np.ndarray]:
+    """Every array of a rendered session's ground_truth.npz (xyz, t, fps, spine, truth_* ...)."""
+    path = Path(out_dir) / GROUND_TRUTH
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no ground truth here; render the session with pipeline.synthetic.footage first")
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files}
 
 
 def load_ground_truth(out_dir: str | Path) -> tuple[np.ndarray, Rig, float]:

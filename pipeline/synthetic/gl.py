@@ -98,20 +98,55 @@ void main() {
 
 _LIGHTING = """
 uniform vec3 eye;
+uniform vec3 key;         // unit direction toward the key light
+uniform vec3 fill;        // unit direction toward the fill light
+uniform vec4 light;       // ambient, key, fill, specular strengths
 vec3 shade(vec3 base, vec3 n_in) {
     vec3 n = normalize(n_in);
     vec3 to_eye = normalize(eye - v_world);
     if (dot(n, to_eye) < 0.0) n = -n;  // inside faces of open cylinders
-    vec3 key = normalize(vec3(0.35, 0.45, 1.0));
-    vec3 fill = normalize(vec3(-0.6, -0.3, 0.4));
-    float diffuse = 0.62 * max(dot(n, key), 0.0) + 0.22 * max(dot(n, fill), 0.0);
+    float diffuse = light.y * max(dot(n, key), 0.0) + light.z * max(dot(n, fill), 0.0);
     // a little light from the viewer so no side of the figure is black
     diffuse += 0.12 * max(dot(n, to_eye), 0.0);
     vec3 h = normalize(key + to_eye);
-    float spec = 0.08 * pow(max(dot(n, h), 0.0), 24.0);
-    return base * (0.28 + diffuse) + spec;
+    float spec = light.w * pow(max(dot(n, h), 0.0), 24.0);
+    return base * (light.x + diffuse) + spec;
 }
 """
+
+
+@dataclass(frozen=True)
+class Scene:
+    """Lighting and room tones (the defaults are the original gym). Directions point toward the lights."""
+    key_dir: tuple[float, float, float] = (0.35, 0.45, 1.0)
+    fill_dir: tuple[float, float, float] = (-0.6, -0.3, 0.4)
+    ambient: float = 0.28
+    key: float = 0.62
+    fill: float = 0.22
+    specular: float = 0.08
+    floor: tuple[float, float, float] = (0.62, 0.43, 0.27)  # plank colour
+    walls: tuple[tuple[float, float, float], ...] = ((0.74, 0.72, 0.68), (0.70, 0.70, 0.70), (0.78, 0.76, 0.72),
+                                                     (0.66, 0.67, 0.69))
+
+    @classmethod
+    def random(cls, rng: np.random.Generator) -> "Scene":
+        """Dim to bright, light from any side and height, pale to dark walls, light to dark floors."""
+        az, el = rng.uniform(0, 2 * np.pi), rng.uniform(0.3, 1.3)
+        key_dir = (float(np.cos(az) * np.cos(el)), float(np.sin(az) * np.cos(el)), float(np.sin(el)))
+        fill_dir = (-key_dir[0], -key_dir[1], float(rng.uniform(0.2, 0.8)))
+        wall = rng.uniform(0.25, 0.85) * np.array([1.0, 1.0, 1.0]) + rng.uniform(-0.06, 0.06, 3)
+        walls = tuple(tuple(float(v) for v in np.clip(wall * rng.uniform(0.92, 1.08), 0, 1)) for _ in range(4))
+        floor = np.array([0.62, 0.43, 0.27]) * rng.uniform(0.4, 1.4) + rng.uniform(-0.08, 0.08, 3)
+        return cls(key_dir=key_dir, fill_dir=fill_dir, ambient=float(rng.uniform(0.18, 0.38)),
+                   key=float(rng.uniform(0.4, 0.85)), fill=float(rng.uniform(0.1, 0.35)),
+                   specular=float(rng.uniform(0.02, 0.12)), floor=tuple(float(v) for v in np.clip(floor, 0, 1)), walls=walls)
+
+    def uniforms(self) -> dict:
+        def unit(v):
+            v = np.asarray(v, float)
+            return tuple(float(x) for x in v / np.linalg.norm(v))
+        return {"key": unit(self.key_dir), "fill": unit(self.fill_dir),
+                "light": (self.ambient, self.key, self.fill, self.specular)}
 
 # Fragments are written as BGR so the framebuffer reads straight into OpenCV order.
 _BODY_FS = """
@@ -168,7 +203,7 @@ def _grid_triangles(grid: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(tris, dtype=np.float32)
 
 
-def floor_texture(size: int = 512, seed: int = 0) -> np.ndarray:
+def floor_texture(size: int = 512, seed: int = 0, base: tuple[float, float, float] = (0.62, 0.43, 0.27)) -> np.ndarray:
     """RGB uint8 wooden-plank texture: planks of varying tone with dark seams and grain."""
     rng = np.random.default_rng(seed)
     n_rows = 8
@@ -181,14 +216,14 @@ def floor_texture(size: int = 512, seed: int = 0) -> np.ndarray:
     tone = rng.uniform(0.75, 1.15, plank.max() + 1)[plank]
     grain = 0.06 * np.sin(2 * np.pi * (y / row_h * 3.0 + rng.uniform(0, 1, plank.max() + 1)[plank])
                           + 0.02 * x)
-    base = np.array([0.62, 0.43, 0.27])
-    img = base[None, None, :] * (tone + grain)[..., None]
+    img = np.asarray(base, float)[None, None, :] * (tone + grain)[..., None]
     seam = ((y % row_h) < 2) | (((x + shift) % plank_len) < 2)
     img[seam] *= 0.45
     return (np.clip(img, 0, 1) * 255).astype(np.uint8)
 
 
-def room_mesh(half_size: float = 6.0, height: float = 3.0, plank_m: float = 1.6) -> np.ndarray:
+def room_mesh(half_size: float = 6.0, height: float = 3.0, plank_m: float = 1.6,
+              tones: Sequence[tuple[float, float, float]] = Scene.walls) -> np.ndarray:
     """Floor (textured) and four plain walls: (N, 11) float32 pos, normal, uv, colour.
 
     uv < 0 marks untextured surfaces. Walls differ slightly in tone so the
@@ -204,7 +239,6 @@ def room_mesh(half_size: float = 6.0, height: float = 3.0, plank_m: float = 1.6)
 
     floor = np.array([[-s, -s, 0], [s, -s, 0], [s, s, 0], [-s, s, 0]], float)
     quad(floor, (0, 0, 1), (1, 1, 1), uv=(floor[:, :2] + s) / plank_m)
-    tones = [(0.74, 0.72, 0.68), (0.70, 0.70, 0.70), (0.78, 0.76, 0.72), (0.66, 0.67, 0.69)]
     skirting = 0.1
     for k, (axis, sign) in enumerate([(0, 1), (1, 1), (0, -1), (1, -1)]):
         normal = np.zeros(3)
@@ -264,7 +298,7 @@ class Renderer:
     """
 
     def __init__(self, cameras: Sequence[Camera], *, room: bool = True, background: tuple[int, int, int] = (90, 90, 90),
-                 samples: int = 4, seed: int = 0) -> None:
+                 samples: int = 4, seed: int = 0, scene: Scene = Scene()) -> None:
         try:
             import moderngl
         except ImportError as exc:  # pragma: no cover - dependency is declared
@@ -277,6 +311,7 @@ class Renderer:
                 "Install the Debian packages libegl1 libegl-mesa0 libgl1-mesa-dri (make system-deps)."
             ) from exc
         self.background = np.asarray(background, float) / 255.0
+        self.scene = scene
         self.samples = samples
         self.views = [self._view(c) for c in cameras]
         ctx = self.ctx
@@ -291,14 +326,14 @@ class Renderer:
         self.room_vao = None
         if room:
             self.room_prog = ctx.program(vertex_shader=_ROOM_VS, fragment_shader=_ROOM_FS)
-            tex = floor_texture(seed=seed)
+            tex = floor_texture(seed=seed, base=scene.floor)
             self.floor_tex = ctx.texture(tex.shape[1::-1], 3, tex.tobytes())
             self.floor_tex.build_mipmaps()
             self.floor_tex.repeat_x = self.floor_tex.repeat_y = True
             self.floor_tex.anisotropy = 1.0
             # walls stay behind every camera: a camera outside the room would film a wall
             reach = max(float(np.linalg.norm(v.camera.center[:2])) for v in self.views)
-            self.room_vbo = ctx.buffer(room_mesh(half_size=max(6.0, reach + 2.0)).tobytes())
+            self.room_vbo = ctx.buffer(room_mesh(half_size=max(6.0, reach + 2.0), tones=scene.walls).tobytes())
             self.room_vao = ctx.vertex_array(
                 self.room_prog, [(self.room_vbo, "3f 3f 2f 3f", "in_pos", "in_normal", "in_uv", "in_color")])
         self._fbos: dict[tuple[int, int], tuple] = {}
@@ -361,6 +396,8 @@ class Renderer:
             for prog in progs:
                 prog["view_proj"].write(view.view_proj)
                 prog["eye"].value = view.eye
+                for name, value in self.scene.uniforms().items():
+                    prog[name].value = value
             if self.room_vao is not None:
                 self.room_vao.render()
             if n_ell:

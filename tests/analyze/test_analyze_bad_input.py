@@ -24,7 +24,7 @@ def _cues(tmp_path, cue_id: str, **change) -> str:
 
 
 @pytest.mark.parametrize("cue, change, message", [
-    ("neutral_spine", {"warn": 25, "fail": 20}, r"cue 'neutral_spine' \(gt\): warn 25 is past fail 20.*warn must be <= fail"),
+    ("neutral_spine", {"warn": 25, "fail": 20}, r"cue 'neutral_spine' \(abs_gt\): warn 25 is past fail 20.*warn must be <= fail"),
     ("hip_back", {"warn": 0.1, "fail": 0.15}, r"cue 'hip_back' \(lt\): warn 0.1 is past fail 0.15.*warn must be >= fail"),
     ("soft_knee", {"warn": [4, 25], "fail": [5, 30]}, r"cue 'soft_knee' \(between\): warn range \[4, 25\] must lie inside fail range \[5, 30\]"),
     ("soft_knee", {"warn": [25, 8]}, r"cue 'soft_knee' \(between\): warn \[25, 8\] must be \[lo, hi\] with lo <= hi"),

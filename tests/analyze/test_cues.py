@@ -80,3 +80,48 @@ def test_unknown_exercise_cue_metric_are_errors_that_name_the_key(tmp_path):
         load_cues(_write(tmp_path, duplicate))
     with pytest.raises(FileNotFoundError, match="missing.yaml"):
         load_cues(tmp_path / "missing.yaml")
+
+
+def _judge(values, phase="rep", metric="back_flex_change_absmax", reasons=None, bottom=(8, 11)):
+    """One rep (frames 0-19, bottom window ``bottom``) judged by a cue on column values."""
+    import pandas as pd
+
+    from pipeline.analyze.cues import Cue, evaluate
+    from pipeline.analyze.reps import Rep
+
+    col = METRICS[metric].column
+    kin = pd.DataFrame({col: np.asarray(values, float)})
+    cue = Cue("c", "words", metric, phase, "gt", 20.0, 25.0)
+    rep = Rep(0, (bottom[0] + bottom[1]) // 2, 19, True, bottom)
+    return evaluate([cue], kin, [rep], [{}], reasons)[0][0]
+
+
+def test_not_judged_says_why_and_a_gap_is_judged_from_what_is_there_where_sound():
+    base = np.linspace(0, 10, 20)
+    nothing = _judge(np.full(20, np.nan), reasons={"side_view": np.full(20, "no camera sees the athlete side-on")})
+    assert nothing["verdict"] == "not_judged" and nothing["reason"] == "no camera sees the athlete side-on"
+    assert nothing["value"] is None and nothing["frames"] == []
+
+    # a violation seen in part of the rep stands, and says it was judged from part of it
+    seen = np.where(np.arange(20) < 12, base + 30, np.nan)
+    r = _judge(seen)
+    assert r["verdict"] == "fail" and r["note"].startswith("judged from 12 of 20 frames")
+
+    # a pass needs the bottom, where the worst would be: a gap over the bottom is not a pass
+    hidden = base.copy()
+    hidden[7:13] = np.nan
+    r = _judge(hidden)
+    assert r["verdict"] == "not_judged" and "landmark gap" in r["reason"]
+    # ... while a gap away from the bottom still gives a pass, with a note
+    early = base.copy()
+    early[1:4] = np.nan
+    r = _judge(early)
+    assert r["verdict"] == "pass" and "17 of 20" in r["note"]
+
+    # an averaged bottom window is judged from a third of its frames or more
+    bottom = np.full(20, 10.0)
+    bottom[9:12] = np.nan  # 1 of 4 bottom frames left
+    assert _judge(bottom, phase="bottom", metric="back_flex_bottom")["verdict"] == "not_judged"
+    bottom[9] = 10.0  # 2 of 4
+    r = _judge(bottom, phase="bottom", metric="back_flex_bottom")
+    assert r["verdict"] == "pass" and r["value"] == 10.0 and "2 of 4" in r["note"]

@@ -108,3 +108,19 @@ def test_a_momentary_left_right_swap_does_not_flip_the_angles():
     k0, k1 = compute_kinematics(sim.xyz, sim.t), compute_kinematics(xyz, sim.t)
     for col in ("hip_flex", "knee_flex", "trunk_incl", "hip_travel"):
         assert np.allclose(k0[col], k1[col], atol=0.05), col
+
+
+def test_knee_bend_is_from_standing_and_an_outlier_ankle_does_not_bend_the_knee():
+    sim = simulate("romanian_deadlift", 3, seed=8, faults={2: ["locked_knees"]}, walk=False)
+    kin = compute_kinematics(sim.xyz, sim.t)
+    stand = sim.truth["progress"] == 0
+    b = sim.rep_frames[:, 1]
+    expected = sim.truth["knee_flex"][b] - np.median(sim.truth["knee_flex"][stand])
+    assert np.abs(kin["knee_bend"].to_numpy()[b] - expected).max() < 1.0
+    assert kin["knee_bend"].to_numpy()[b][1] < 2.0 < 8.0 < kin["knee_bend"].to_numpy()[b][[0, 2]].min()
+    # one view's outlier triangulated into the skeleton: the left ankle 50 cm too high around a bottom
+    xyz = sim.xyz.copy()
+    xyz[b[1] - 5:b[1] + 6, INDEX["left_ankle"], 2] += 0.5
+    bad = compute_kinematics(xyz, sim.t)
+    assert np.isnan(bad["knee_flex_l"].to_numpy()[b[1] - 5:b[1] + 6]).all()  # that leg is not measured there
+    assert abs(bad["knee_flex"].to_numpy()[b[1]] - sim.truth["knee_flex_r"][b[1]]) < 1.0  # the other leg is

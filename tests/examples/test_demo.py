@@ -37,7 +37,8 @@ def demo_like(tmp_path):
 def test_check_pairs_each_rep_with_its_injected_faults(demo_like):
     rows = check(*demo_like)
     assert [r["rep"] for r in rows] == [1, 2, 3, 4, 5]
-    assert rows[1]["injected"] == ["neutral_spine", "spinal_flexion"] and "neutral_spine" in rows[1]["failed"]
+    # no silhouettes in this fixture: the back is not judged, so the rounded rep's spine cues cannot fail
+    assert rows[1]["injected"] == ["neutral_spine", "spinal_flexion"] and rows[1]["back_flex_deg"] is None
     assert rows[3]["injected"] == ["soft_knee", "squat_hinge_confusion"] and "soft_knee" in rows[3]["failed"]
     assert all(r["hip_error_along_trunk_cm"] == pytest.approx(3.0, abs=0.15) for r in rows)
     assert all(abs(r["shoulder_error_along_trunk_cm"]) < 0.1 for r in rows)
@@ -45,7 +46,7 @@ def test_check_pairs_each_rep_with_its_injected_faults(demo_like):
 
 def test_summary_names_the_failed_cues_or_why_nothing_was_judged(demo_like, tmp_path):
     _, results = demo_like
-    assert "rep 2: neutral_spine" in summary(results)
+    assert "rep 4: soft_knee" in summary(results) or "rep 4: squat_hinge_confusion" in summary(results)
     reps = json.loads((results / "reps.json").read_text())
     reps.update(reps=[], n_reps=0, message="session 'x' is 1.67 s long")
     (results / "reps.json").write_text(json.dumps(reps))

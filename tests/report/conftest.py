@@ -23,7 +23,7 @@ class Filmed:
 
 @pytest.fixture(scope="session")
 def filmed(tmp_path_factory, egl) -> Filmed:
-    """Two cameras (320x240) film two quick deadlifts, the second with a rounded back; cam1 starts late.
+    """Two cameras (320x240) film two quick deadlifts, the second with locked knees; cam1 starts late.
 
     The athlete faces 45 degrees: cam0 of ``virtual_rig`` stands in front of
     them, cam1 to their side. pose2d is the truth projected with 1 px noise,
@@ -41,7 +41,7 @@ def filmed(tmp_path_factory, egl) -> Filmed:
 
     root = tmp_path_factory.mktemp("filmed")
     results = root / "results"
-    sim = simulate("deadlift", 2, faults={2: ["rounded_spine"]}, fps=FPS, seed=3, walk=False, yaw_deg=45, tempo=0.75,
+    sim = simulate("deadlift", 2, faults={2: ["locked_knees"]}, fps=FPS, seed=3, walk=False, yaw_deg=45, tempo=0.75,
                    stand_s=0.8)
     rig = virtual_rig(4, seed=0).resized((320, 240))[:2]
     starts = {"cam0": 0, "cam1": LATE}

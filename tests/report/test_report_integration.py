@@ -37,4 +37,6 @@ def test_report_of_an_analysed_synthetic_session(tmp_path):
         edges = cue_edges(landmarks[cue["id"]])
         if edges:
             assert mask[np.ix_(cue["frames"], edges)].all()
-    assert (d / "report" / "figures" / "rep01_side.png").is_file()
+    flagged_reps = sorted({r for r, _ in violated})
+    assert flagged_reps, "the injected fault must flag a rep"
+    assert (d / "report" / "figures" / f"rep{flagged_reps[0]:02d}_side.png").is_file()

@@ -89,3 +89,35 @@ def test_bad_requests_are_refused():
     with pytest.raises(ValueError, match="kettlebell_swing"):
         simulate("deadlift", 3, faults={1: ["arms_lead"]})
     assert "rounded_spine" in FAULTS
+
+
+def test_the_spine_runs_between_the_landmarks_and_bends_with_the_rounding_only():
+    from pipeline.synthetic.athlete import SpineShape
+
+    a = simulate("deadlift", 3, seed=4, faults={2: ["rounded_spine"]})
+    b = simulate("deadlift", 3, seed=4, faults={2: ["rounded_spine"]},
+                 spine_shape=SpineShape(lordosis_deg=-28, kyphosis_deg=35, bend_span=(0.05, 0.6)))
+    assert np.array_equal(a.xyz, b.xyz)  # the spine's shape never moves a landmark
+    hips = 0.5 * (a.xyz[:, INDEX["left_hip"]] + a.xyz[:, INDEX["right_hip"]])
+    assert np.abs(a.spine[:, 0] - hips).max() < 1e-5
+    assert np.abs(a.spine[:, -1] - a.truth["upper_back_true"]).max() < 1e-5
+    assert a.spine.shape == (len(a.t), len(a.spine_sigma), 3)
+
+    def bulge(sim, t):  # the curve's largest distance from its chord (m)
+        p, c = sim.spine[t].astype(float), sim.spine[t, -1] - sim.spine[t, 0]
+        c = c / np.linalg.norm(c)
+        d = (p - p[0]) - np.outer((p - p[0]) @ c, c)
+        return np.linalg.norm(d, axis=1).max()
+    bottoms = a.rep_frames[:, 1]
+    assert a.truth["rho"][bottoms[1]] > 45 > 15 > a.truth["rho"][bottoms[[0, 2]]].max()
+    assert bulge(a, bottoms[1]) > 2 * max(bulge(a, bottoms[0]), bulge(a, bottoms[2]))
+
+
+def test_body_widths_and_a_shrug_are_in_the_truth():
+    narrow = simulate("hinge_drill", 1, seed=2, shoulder_width=0.9, hip_width=0.9)
+    wide = simulate("hinge_drill", 1, seed=2, shoulder_width=1.1, hip_width=1.2)
+    assert _seg(wide.xyz, "left_shoulder", "right_shoulder")[0] / _seg(narrow.xyz, "left_shoulder", "right_shoulder")[0] \
+        == pytest.approx(1.1 / 0.9, rel=1e-3)
+    assert wide.body["hip_width"] / narrow.body["hip_width"] == pytest.approx(1.2 / 0.9)
+    s = simulate("deadlift", 2, seed=5, faults={2: ["shrugged_shoulders"]})
+    assert s.truth["shrug_m"][s.rep_frames[1, 1]] > 0.05 > abs(s.truth["shrug_m"][s.rep_frames[0, 1]])

@@ -233,3 +233,34 @@ def test_mediapipe_detects_the_synthetic_athlete_turned_away(egl, tmp_path):
         assert score["detected"] >= 0.9, score
         assert score["median_pct_height"] < 3.0, score
         assert score["swap_rate"] <= 0.2, score  # a side view leaves left and right ambiguous now and then
+
+
+def test_spine_palette_physique_and_scene_vary_the_figure_and_the_truth_keeps_the_spine(egl, tmp_path):
+    from pipeline.synthetic.athlete import simulate
+    from pipeline.synthetic.figure import HAIR_STYLES, Palette, Physique
+    from pipeline.synthetic.footage import load_truth_arrays
+    from pipeline.synthetic.gl import Scene
+
+    sim = simulate("hinge_drill", 1, seed=3, walk=False, stand_s=0.2)
+    frames = slice(0, 6)
+    ell_base, _ = body_primitives(sim.xyz[frames])
+    ell_spine, _ = body_primitives(sim.xyz[frames], spine=sim.spine[frames], spine_sigma=sim.spine_sigma)
+    assert ell_spine.shape[1] > ell_base.shape[1]  # the chain of the curved trunk
+    rng = np.random.default_rng(0)
+    looks = [(Palette.random(rng), Physique.random(rng)) for _ in range(6)]
+    assert len({p.skin for p, _ in looks}) > 1 and {ph.hair for _, ph in looks} <= set(HAIR_STYLES)
+    deep = body_primitives(sim.xyz[frames], physique=Physique(trunk_depth=1.2))[0]
+    shallow = body_primitives(sim.xyz[frames], physique=Physique(trunk_depth=0.85))[0]
+    assert np.linalg.norm(deep[0, 0, 6:9]) > np.linalg.norm(shallow[0, 0, 6:9])  # the chest's depth axis
+    with pytest.raises(ValueError, match="hair"):
+        Physique(hair="mohawk")
+    cams = virtual_rig(1, size=(160, 120), seed=1)
+    a = render_session(sim.xyz[frames], cams, tmp_path / "a", fps=30.0, progress=False, spine=sim.spine[frames],
+                       spine_sigma=sim.spine_sigma, truth={k: v[frames] for k, v in sim.truth.items()})
+    b = render_session(sim.xyz[frames], cams, tmp_path / "b", fps=30.0, progress=False, spine=sim.spine[frames],
+                       spine_sigma=sim.spine_sigma, palette=looks[0][0], physique=looks[0][1],
+                       scene=Scene.random(np.random.default_rng(5)), samples=0)
+    truth = load_truth_arrays(tmp_path / "a")
+    assert truth["spine"].shape == (6, len(sim.spine_sigma), 3) and "truth_rho" in truth and "truth_hip_flex" in truth
+    first = [cv2.VideoCapture(str(p[cams[0].name])).read()[1] for p in (a, b)]
+    assert np.abs(first[0].astype(int) - first[1].astype(int)).mean() > 10  # another look and room

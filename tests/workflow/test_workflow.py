@@ -33,7 +33,8 @@ def rendered(tmp_path_factory, egl):
     """Four cameras film the synthetic athlete: three deadlifts, the second with a rounded back."""
     root = tmp_path_factory.mktemp("footage")
     sim = simulate("deadlift", 3, faults={2: ["rounded_spine"]}, seed=3, walk=False, yaw_deg=20)
-    render_session(sim.xyz, virtual_rig(4, seed=0), root / "videos", fps=sim.fps, progress=False)
+    render_session(sim.xyz, virtual_rig(4, seed=0), root / "videos", fps=sim.fps, progress=False,
+                   spine=sim.spine, spine_sigma=sim.spine_sigma)
     return root / "videos", sim
 
 
@@ -75,11 +76,14 @@ def test_workflow_turns_videos_into_a_report_with_the_injected_fault(rendered, t
     reps = json.loads((out / "reps.json").read_text())
     assert reps["n_reps"] == 3
     cue = [{c["id"]: c for c in r["cues"]} for r in reps["reps"]]
-    assert [c["neutral_spine"]["verdict"] for c in cue] == ["pass", "fail", "pass"]
-    # MediaPipe's hip landmark rides up the trunk at the bottom of every hinge, so clean reps
-    # read a few % of trunk shortening too; the rounded back still stands out clearly.
-    shortening = [c["spinal_flexion"]["value"] for c in cue]
-    assert shortening[1] > 2 * max(shortening[0], shortening[2]) and cue[1]["spinal_flexion"]["verdict"] == "fail"
+    # the back measured in the silhouettes: only the rounded rep bends beyond the athlete's neutral back
+    verdicts = [c["spinal_flexion"]["verdict"] for c in cue]
+    assert verdicts[1] == "fail" and verdicts[0] != "fail" and verdicts[2] != "fail", verdicts
+    assert cue[1]["neutral_spine"]["verdict"] == "fail"
+    # through the detector the clean backs read up to about 24 deg of change (the benchmark's error: docs/accuracy.md);
+    # the rounded one stands well clear of them
+    clean = max(cue[0]["spinal_flexion"]["value"], cue[2]["spinal_flexion"]["value"])
+    assert cue[1]["spinal_flexion"]["value"] > 25 and cue[1]["spinal_flexion"]["value"] > clean + 10
     page = (out / "report" / "index.html").read_text()
     table = page[page.index('id="rep-table"'):]
     assert table[:table.index("</tbody>")].count("<tr") == 1 + 3  # header + one row per rep
@@ -193,7 +197,7 @@ def test_killed_run_resumes_without_redoing_finished_work(rendered, tmp_path):
     assert 1 <= len(finished) < 4
     for name in finished:  # whatever has a final name is complete
         with np.load(pose2d / name) as z:
-            assert z["xy"].shape == (60, 33, 2)
+            assert z["xy"].shape[0] == 60 and z["xy"].shape[-2:] == (33, 2)  # (frames, people, 33, 2)
     assert not (tmp_path / "results" / "sessions" / "s1" / "pose3d.npz").exists()
 
     # a killed Snakemake leaves its lock behind: the user is told to unlock, then reruns

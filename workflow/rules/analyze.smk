@@ -1,4 +1,5 @@
 # The hinge itself: kinematics per frame, reps, and each coaching cue's verdict per rep.
+# The cameras' silhouettes and the room's calibration let it measure the back and the feet in the images.
 # A session without reps still gets its kinematics (and a report saying why nothing was judged).
 
 
@@ -6,6 +7,8 @@ rule analyze:
     input:
         pose3d=f"{RESULTS}/sessions/{{session}}/pose3d.npz",
         cues=OPTIONS["cues"],
+        silhouettes=lambda wildcards: list(silhouette_files(wildcards).values()),
+        calibration=lambda wildcards: room_calibration(wildcards.session),
     output:
         kinematics=f"{RESULTS}/sessions/{{session}}/kinematics.csv",
         reps=f"{RESULTS}/sessions/{{session}}/reps.json",
@@ -14,6 +17,8 @@ rule analyze:
     params:
         exercise=lambda wildcards: SESSIONS[wildcards.session]["exercise"],
         hip_offset_m=lambda wildcards: SESSIONS[wildcards.session].get("hip_offset_m"),
+        silhouettes=silhouette_files,
     run:
         run_stage("pipeline.analyze.stage:analyze_session", log[0], input.pose3d, params.exercise,
-                  Path(output.reps).parent, input.cues, hip_offset_m=params.hip_offset_m, require_reps=False)
+                  Path(output.reps).parent, input.cues, hip_offset_m=params.hip_offset_m, require_reps=False,
+                  silhouettes=params.silhouettes, calibration=input.calibration)

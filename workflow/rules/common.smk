@@ -52,7 +52,14 @@ def pose2d_files(wildcards):
 
 
 def silhouette_files(wildcards):
-    return {cam: f"{session_dir(wildcards.session)}/silhouette/{cam}.npz" for cam in CAMERAS[wildcards.session]}
+    """Every camera's silhouette, for the analysis; none when a camera's 2D file is there without its
+    silhouette (2D landmarks made elsewhere, or before detect wrote silhouettes): asking for it would
+    re-detect and overwrite that file. The analysis then says the back and the feet were not judged."""
+    files = {cam: f"{session_dir(wildcards.session)}/silhouette/{cam}.npz" for cam in CAMERAS[wildcards.session]}
+    pose2d = pose2d_files(wildcards)
+    if any(Path(pose2d[cam]).exists() and not Path(sil).exists() for cam, sil in files.items()):
+        return {}
+    return files
 
 
 def report_videos(wildcards):

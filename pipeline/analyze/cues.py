@@ -265,15 +265,35 @@ def excess(value: float, comparator: str, threshold) -> float:
     raise CueConfigError(f"unknown comparator '{comparator}'; use one of {', '.join(COMPARATORS)}")
 
 
-def judge(value: float, c: "Cue", u: float | None = None) -> str:
-    """pass / warn / borderline / fail of a finite value; ``u``: its interval's half-width (None: exact)."""
+def judge(value: float, c: "Cue", u: float | None = None, clean: float | None = None,
+          typical: float | None = None) -> str:
+    """pass / warn / borderline / fail of a finite value; ``u``: its interval's half-width (None: exact).
+
+    ``clean``: a clean rep's typical value, ``typical``: the interval at the benchmark's typical capture.
+    When even that interval reaches from a clean rep to the fail threshold, the measurement itself cannot
+    tell clean from faulty on this cue: only a value past the threshold by more than ``u`` is judged (a
+    FAIL), anything else is ``not_judged`` (``unresolved_reason`` says why). A poorer capture's wider
+    interval makes values borderline instead: that is the capture, not the measurement."""
     if c.fail is not None:
         past = excess(value, c.comparator, c.fail)
         if past > (u or 0.0):
             return "fail"
+        if typical and clean is not None and typical >= -excess(clean, c.comparator, c.fail):
+            return "not_judged"
         if u and past >= -u:
             return "borderline"
     return "warn" if c.warn is not None and violates(value, c.comparator, c.warn) else "pass"
+
+
+def unresolved_reason(c: "Cue", typical: float, clean: float) -> str:
+    unit = f" {c.unit}" if c.unit else ""
+    return (f"the measurement's error (±{typical:.3g}{unit} on the benchmark) is as large as the distance from a "
+            f"typical clean rep ({clean:.3g}{unit}) to the fail threshold ({_fmt_thr(c.fail)}{unit}): it cannot tell "
+            f"a clean rep from a faulty one (a value past the threshold by more than its error would still be a FAIL)")
+
+
+def _fmt_thr(t) -> str:
+    return "-".join(f"{x:g}" for x in t) if isinstance(t, (list, tuple)) else f"{t:g}"
 
 
 IntervalOf = Callable[[int, "Cue", float], "Interval | None"]  # (rep index, cue, share of frames measured)
@@ -312,9 +332,13 @@ def _judge_value(c: Cue, value: float, iv: Interval | None) -> dict:
     """Verdict of a finite value with its interval (not judged when the capture is too poor for one)."""
     if iv is not None and iv.u is None:
         return {"value": value, "verdict": "not_judged", "reason": iv.why, "capture": iv.as_json()}
-    out = {"value": value, "verdict": judge(value, c, iv.u if iv is not None else None)}
+    out = {"value": value, "verdict": judge(value, c, iv.u if iv is not None else None,
+                                            iv.clean if iv is not None else None,
+                                            iv.typical if iv is not None else None)}
     if iv is not None:
         out["interval"], out["capture"] = iv.u, iv.as_json()
+        if out["verdict"] == "not_judged":
+            out["reason"] = unresolved_reason(c, iv.typical, iv.clean)
     return out
 
 
@@ -328,10 +352,13 @@ def _judge_series(c: Cue, m: Metric, window: np.ndarray, rep: Rep, a: int, reaso
         return {"value": float("nan"), "verdict": "not_judged", "reason": _why(reasons, m, a, b, ~ok)}
     # an averaged window measured in part is as much noisier as fewer frames were averaged
     out = _judge_value(c, value, interval_of(float(ok.mean()) if m.reduce == "mean" else 1.0))
-    if ok.all() or out["verdict"] == "not_judged":
+    if ok.all():
+        return out
+    why = _why(reasons, m, a, b, ~ok)
+    if out["verdict"] == "not_judged":  # too few frames for any interval
+        out["reason"] = f"{why}; only {int(ok.sum())} of {len(ok)} frames measured: {out['reason']}"
         return out
     fail = out["verdict"] == "fail"
-    why = _why(reasons, m, a, b, ~ok)
     out["note"] = f"judged from {int(ok.sum())} of {len(ok)} frames ({why})"
     if m.reduce == "mean":
         sound = ok.mean() >= MIN_MEAN_COVER

@@ -253,13 +253,13 @@ def _no_reps_report(session: str, exercise: str, fps: float, cues: list[Cue], me
 def analyze_session(pose3d_path, exercise: str, out_dir, cues_path=None, *, only_cues: list[str] | None = None,
                     hip_offset_m: float | None = None, require_reps: bool = True,
                     silhouettes: Mapping[str, str | Path] | None = None, calibration: str | Path | None = None,
-                    error_model: str | Path | None = None) -> dict:
+                    error_model: str | Path | None | bool = None) -> dict:
     """Analyse one session's pose3d.npz; writes kinematics.csv and reps.json into ``out_dir`` atomically.
 
     ``silhouettes`` (camera -> silhouette/{cam}.npz) and the room's ``calibration`` let the analysis
     measure the back and the feet in the images; without them those cues are ``not_judged``.
     ``error_model``: the measurement-error model (default config/measurement_error.yaml) that gives each
-    value its interval.
+    value its interval; ``False`` judges the values as exact (no interval, no borderline).
     """
     t0 = time.perf_counter()
     pose3d_path, out_dir = Path(pose3d_path), Path(out_dir)
@@ -273,7 +273,9 @@ def analyze_session(pose3d_path, exercise: str, out_dir, cues_path=None, *, only
              f"{100 * np.isfinite(pose.xyz).all(-1).mean():.1f} %", exercise, cues_path or "the default cues file")
     log.info("cameras %s; silhouettes %s", ", ".join(pose.cameras) or "-", "used" if views is not None else
              "not given: the back and feet cues will not be judged")
-    model = load_model(error_model)
+    model = load_model(error_model) if error_model is not False else None
+    if error_model is False:
+        log.info("judged without intervals (error_model=False): values taken as exact")
     quality = CaptureQuality.from_pose(pose.ncams, pose.err, image_side(calibration, pose.cameras))
     if model is not None:
         log.info("intervals from %s (benchmark: %s); capture quality %s", error_model or DEFAULT_MODEL,

@@ -20,6 +20,15 @@ where this capture is poorer than the benchmark's typical one:
   The scale never shrinks an interval: a capture better than the benchmark's
   median keeps the benchmark's error.
 
+A cue whose interval at the typical capture is as wide as the distance from a
+typical clean rep's value (``clean``: the benchmark's median over reps without
+the fault) to the fail threshold cannot tell a clean rep from a faulty one,
+however good the capture: unless the value lies past
+the threshold by more than the interval, it is ``not_judged`` and says so
+(``pipeline.analyze.cues.judge``). On the benchmark this is the shoulder
+shrug: BlazePose reads about half of a shrug, and its error (about 4.7 cm)
+exceeds the 3 cm between a normal rep and the fail threshold.
+
 A capture poorer than anything the model was measured on (``scale`` beyond the
 largest the benchmark saw, ``max_scale``) gets no interval: its cue is
 ``not_judged`` and says why, because nobody has measured how wrong it may be.
@@ -81,6 +90,7 @@ class ErrorModel:
     max_scale: float
     n: Mapping[str, int] = field(default_factory=dict)
     source: str = ""
+    clean: Mapping[str, float] = field(default_factory=dict)  # a clean rep's typical value, per cue
 
 
 @dataclass(frozen=True)
@@ -141,10 +151,17 @@ class Interval:
     cameras: float
     reprojection: float
     why: str = ""
+    clean: float | None = None  # a clean rep's typical value on the benchmark
+    typical: float | None = None  # the interval at the benchmark's typical capture
 
     def as_json(self) -> dict:
         r = lambda x, d=2: None if x is None or not np.isfinite(x) else round(float(x), d)  # noqa: E731
-        return {"cameras": r(self.cameras), "reprojection_permille": r(self.reprojection, 1), "scale": r(self.scale)}
+        out = {"cameras": r(self.cameras), "reprojection_permille": r(self.reprojection, 1), "scale": r(self.scale)}
+        if self.clean is not None:
+            out["typical_clean"] = r(self.clean, 4)
+        if self.typical is not None:
+            out["typical_interval"] = r(self.typical, 4)
+        return out
 
 
 def interval(model: ErrorModel | None, cue_id: str, cameras: float, reprojection: float,
@@ -165,7 +182,8 @@ def interval(model: ErrorModel | None, cue_id: str, cameras: float, reprojection
         return Interval(None, s, cameras, reprojection,
                         "capture poorer than any the measurement error was measured on (" + "; ".join(parts) +
                         f": {s:.1f}x the typical error, at most {model.max_scale:.1f}x measured)")
-    return Interval(float(model.k[cue_id]) * s, s, cameras, reprojection)
+    return Interval(float(model.k[cue_id]) * s, s, cameras, reprojection, clean=model.clean.get(cue_id),
+                    typical=float(model.k[cue_id]))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -187,13 +205,16 @@ def fit(rows: Iterable[Mapping], coverage: float = COVERAGE) -> ErrorModel:
     ref = ErrorModel({}, float(np.nanmedian(cams)) if np.isfinite(cams).any() else 1.0,
                      float(np.nanmedian(rep)) if np.isfinite(rep).any() else 0.0, np.inf)
     s = np.array([scale(ref, c, p) for c, p in zip(cams, rep)])
-    k, n = {}, {}
+    k, n, clean = {}, {}, {}
     for cue in sorted({r["cue"] for r in rows}):
         m = np.array([r["cue"] == cue for r in rows])
         e = np.array([abs(float(r["value"]) - float(r["truth"])) for r, keep in zip(rows, m) if keep]) / s[m]
         q = min(1.0, coverage * (len(e) + 1) / len(e))
         k[cue], n[cue] = float(np.quantile(e, q, method="higher")), int(len(e))
-    return ErrorModel(k, ref.ref_cameras, ref.ref_reprojection, float(s.max()), n)
+        values = [float(r["value"]) for r, keep in zip(rows, m) if keep and r.get("injected") is False]
+        if values:
+            clean[cue] = float(np.median(values))
+    return ErrorModel(k, ref.ref_cameras, ref.ref_reprojection, float(s.max()), n, clean=clean)
 
 
 def write_model(path: str | Path, model: ErrorModel, source: str) -> Path:
@@ -206,7 +227,9 @@ def write_model(path: str | Path, model: ErrorModel, source: str) -> Path:
         "reference_capture": {"cameras": round(model.ref_cameras, 3),
                               "reprojection_permille": round(model.ref_reprojection, 3)},
         "max_scale": round(model.max_scale, 3),
-        "cues": {c: {"error": float(f"{model.k[c]:.4g}"), "n": int(model.n.get(c, 0))} for c in sorted(model.k)},
+        "cues": {c: {"error": float(f"{model.k[c]:.4g}"), "n": int(model.n.get(c, 0)),
+                     **({"clean": float(f"{model.clean[c]:.4g}")} if c in model.clean else {})}
+                 for c in sorted(model.k)},
     }
     write_text(path, yaml.safe_dump(doc, sort_keys=False, width=110))
     return Path(path)
@@ -226,7 +249,8 @@ def load_model(path: str | Path | None = None) -> ErrorModel | None:
         ref = doc["reference_capture"]
         model = ErrorModel({c: float(v["error"]) for c, v in doc["cues"].items()}, float(ref["cameras"]),
                            float(ref["reprojection_permille"]), float(doc["max_scale"]),
-                           {c: int(v.get("n", 0)) for c, v in doc["cues"].items()}, str(doc.get("source", "")))
+                           {c: int(v.get("n", 0)) for c, v in doc["cues"].items()}, str(doc.get("source", "")),
+                           {c: float(v["clean"]) for c, v in doc["cues"].items() if v.get("clean") is not None})
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ErrorModelError(f"{path}: expected reference_capture (cameras, reprojection_permille), max_scale and "
                               f"cues (each with an error): {type(exc).__name__} {exc}") from None

@@ -142,3 +142,31 @@ def test_analyze_session_gives_each_value_its_interval_and_the_borderline_verdic
     knee = [next(c for c in r["cues"] if c["id"] == "soft_knee") for r in report["reps"]]
     assert {c["verdict"] for c in knee} == {"not_judged"}
     assert all("capture poorer than any" in c["reason"] for c in knee)
+
+
+def test_a_cue_whose_error_reaches_from_a_clean_rep_to_the_threshold_is_not_judged_unless_clearly_past():
+    from pipeline.analyze.cues import unresolved_reason
+
+    shrug = Cue("shoulder_pack", "", "shoulder_rise_cm", "bottom", "gt", 2.5, 3.0)
+    # a clean rep reads 0 cm; the error is 4.7 cm, more than the 3 cm to the threshold
+    assert judge(1.0, shrug, 4.7, clean=0.0, typical=4.7) == "not_judged"
+    assert judge(5.0, shrug, 4.7, clean=0.0, typical=4.7) == "not_judged"
+    assert judge(8.0, shrug, 4.7, clean=0.0, typical=4.7) == "fail"  # past it by more than the error: still seen
+    assert judge(1.0, shrug, 2.0, clean=0.0, typical=2.0) == "borderline"  # a finer measurement can tell
+    assert judge(0.5, shrug, 2.0, clean=0.0, typical=2.0) == "pass"
+    # a poor capture widens this rep's interval past the gap: borderline, not "cannot be measured"
+    assert judge(1.0, shrug, 4.0, clean=0.0, typical=2.0) == "borderline"
+    why = unresolved_reason(shrug, 4.7, 0.0)
+    assert "±4.7 cm" in why and "fail threshold (3 cm)" in why
+
+
+def test_fit_records_a_clean_reps_typical_value_and_the_file_keeps_it(tmp_path):
+    rows = [{"cue": "c", "value": v, "truth": v + 0.1, "injected": inj, "cameras": 4.0, "reprojection_permille": 8.0}
+            for v, inj in ((1.0, False), (2.0, False), (3.0, False), (9.0, True))]
+    m = fit(rows)
+    assert m.clean == {"c": 2.0}
+    assert load_model(write_model(tmp_path / "m.yaml", m, "t")).clean == {"c": 2.0}
+    import dataclasses
+
+    iv = interval(dataclasses.replace(m, max_scale=3.0), "c", 2.0, 8.0)
+    assert iv.clean == 2.0 and iv.typical == m.k["c"] and iv.u > iv.typical

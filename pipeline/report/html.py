@@ -264,6 +264,15 @@ def _summary_cards(session: Session, meta: Mapping[str, Any], cue_words: dict[st
             f'<div class="card wide"><div class="label">Cues most often violated</div><ol class="top-cues">{top_html}</ol></div></section>')
 
 
+def _short(text: str, limit: int = 70) -> str:
+    """The first words of a long reason for the cell (the whole reason is in the cell's tooltip)."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:(")
+    return cut + " …"
+
+
 def _capture_text(cue: Mapping[str, Any]) -> str:
     """Where a cell's interval comes from, for its tooltip."""
     cap = cue.get("capture") or {}
@@ -309,8 +318,8 @@ def _rep_table(session: Session, cue_words: dict[str, str], pictures: Mapping | 
             why = "; ".join(x for x in (c.get("reason"), c.get("note"), _capture_text(c)) if x)
             pm = (f'<span class="pm" title="the measurement\'s interval: the true value lies within it for about 92 % of '
                   f'the benchmark\'s reps">&#177;{_fmt(c["interval"])}</span>' if c.get("interval") is not None else "")
-            reason = (f'<div class="why">not judged: {e(c["reason"])}</div>' if verdict == "not_judged" and c.get("reason")
-                      else "")
+            reason = (f'<div class="why">not judged: {e(_short(c["reason"]))}</div>'
+                      if verdict == "not_judged" and c.get("reason") else "")
             cells.append(
                 f'<td class="cell v-{e(verdict)}"' + (f' title="{e(why)}"' if why else "") + f'><div class="val">{_fmt(c.get("value"))}{pm}{unit_html}'
                 f'<span class="badge b-{e(verdict)}">{e(VERDICT_LABEL.get(verdict, verdict))}</span></div>'
@@ -461,8 +470,9 @@ def _page(session: Session, meta: Mapping[str, Any], cue_words: dict[str, str], 
 """, _replay_html(video_html), f"""
 {_rep_table(session, cue_words, pictures)}
 """, figure_html, """
-<section id="plots"><h2>Kinematics over time</h2><p class="lead">Reps shaded (red: a cue was violated), bottoms dotted;
-thresholds of the cues measured on a curve drawn (dashed: warn, solid: fail).</p>
+<section id="plots"><h2>Kinematics over time</h2><p class="lead">Reps shaded (red: a cue failed, amber: borderline), bottoms
+dotted; thresholds of the cues measured on a curve drawn (dashed: warn, solid: fail), and each failed or borderline value
+at its rep's bottom with its measurement interval.</p>
 <img class="plot" alt="hip and knee flexion, trunk inclination, spine angle and trunk length over time" src=\"""", plot_uri, """\"></section>
 """, progress_html, f"""
 </main>

@@ -163,10 +163,11 @@ def _shade_reps(ax, session: Session, t: np.ndarray, numbers: bool = True) -> No
         return
     n = len(t)
     at = np.array([[min(max(int(r[k]), 0), n - 1) for k in ("start", "bottom", "end")] for r in reps])
-    bad = np.array([rep_verdict(r) in FLAGGED for r in reps])
+    # red: a cue failed; amber: the worst is borderline (or a warn); blue: clean
+    level = np.array([2 if rep_verdict(r) == "fail" else 1 if rep_verdict(r) in FLAGGED else 0 for r in reps])
     band = ax.get_xaxis_transform()  # x in data, y in axes fraction: the band spans the panel's height
-    for flagged, colour in ((False, "#e3ecf7"), (True, "#f6d5d5")):
-        chosen = at[bad == flagged]
+    for flagged, colour in ((0, "#e3ecf7"), (1, "#f8e7bf"), (2, "#f6d5d5")):
+        chosen = at[level == flagged]
         if len(chosen):
             ax.broken_barh(list(zip(t[chosen[:, 0]], t[chosen[:, 2]] - t[chosen[:, 0]])), (0, 1), transform=band,
                            facecolors=colour, alpha=0.7, lw=0)

@@ -265,7 +265,8 @@ def test_cells_show_the_interval_the_borderline_state_and_why_a_cue_was_not_judg
     rep1 = {c["id"]: c for c in reps["reps"][0]["cues"]}
     rep1["hip_back"].update(verdict="borderline", value=0.16, interval=0.03, frames=[int(reps["reps"][0]["bottom"])],
                             capture={"cameras": 3.2, "reprojection_permille": 9.5, "scale": 1.4})
-    rep1["soft_knee"].update(verdict="not_judged", value=None, reason="no camera sees the knees", frames=[])
+    rep1["soft_knee"].update(verdict="not_judged", value=None, frames=[],
+                             reason="no camera sees the knees well enough, because the coach stood in front of two of them")
     reps["summary"]["borderline"] = {"hip_back": 1}
     reps["summary"]["not_judged"] = {"soft_knee": 1}
     (d / "reps.json").write_text(json.dumps(reps))
@@ -274,6 +275,7 @@ def test_cells_show_the_interval_the_borderline_state_and_why_a_cue_was_not_judg
     row1 = body.split("<tr")[2]
     assert 'class="cell v-borderline"' in row1 and "&#177;0.03" in row1 and ">borderline</span>" in row1
     assert "3.2 cameras" in row1 and "1.40x the benchmark" in row1  # where the interval comes from
-    assert "not judged: no camera sees the knees" in row1
+    assert "not judged: no camera sees the knees well enough, because the coach stood in …<" in row1  # short
+    assert "in front of two of them" in row1  # and whole in its tooltip
     cards = page.split('id="summary"')[1].split("</section>")[0]
     assert "1 borderline cue to look at; 1 not judged" in cards

@@ -13,12 +13,18 @@ matter). A cue is judged from what is there where that is sound, and says so
 in its ``note``: a violation seen in part of the phase stands; a pass needs
 the frames where the violation would be (the bottom of the rep, or a third of
 an averaged window).
+
+With a measurement interval ``u`` (``pipeline.analyze.uncertainty``: the
+benchmark's error scaled by this capture's quality), a value is ``fail`` only
+when it lies past the fail threshold by more than ``u``; within ``u`` of it,
+either side, it is ``borderline``: the measurement cannot tell. A capture too
+poor for any interval is ``not_judged`` with the reason.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import jsonschema
 import numpy as np
@@ -29,6 +35,7 @@ from pipeline.common.config import yaml_problem
 from pipeline.common.landmarks import INDEX
 from pipeline.common.paths import CUES_SCHEMA, DEFAULT_CUES
 from pipeline.analyze.reps import Rep
+from pipeline.analyze.uncertainty import Interval
 
 class CueConfigError(ValueError):
     """config/cues.yaml is invalid; the message names the file and the key."""
@@ -245,6 +252,53 @@ def violates(values: np.ndarray | float, comparator: str, thr: Any) -> np.ndarra
     raise CueConfigError(f"unknown comparator '{comparator}'; use one of {', '.join(COMPARATORS)}")
 
 
+def excess(value: float, comparator: str, threshold) -> float:
+    """How far past ``threshold`` the value lies, in the cue's units (negative: that far on the good side)."""
+    if comparator == "gt":
+        return value - threshold
+    if comparator == "lt":
+        return threshold - value
+    if comparator == "abs_gt":
+        return abs(value) - threshold
+    if comparator == "between":
+        return max(threshold[0] - value, value - threshold[1])
+    raise CueConfigError(f"unknown comparator '{comparator}'; use one of {', '.join(COMPARATORS)}")
+
+
+def judge(value: float, c: "Cue", u: float | None = None, clean: float | None = None,
+          typical: float | None = None) -> str:
+    """pass / warn / borderline / fail of a finite value; ``u``: its interval's half-width (None: exact).
+
+    ``clean``: a clean rep's typical value, ``typical``: the interval at the benchmark's typical capture.
+    When even that interval reaches from a clean rep to the fail threshold, the measurement itself cannot
+    tell clean from faulty on this cue: only a value past the threshold by more than ``u`` is judged (a
+    FAIL), anything else is ``not_judged`` (``unresolved_reason`` says why). A poorer capture's wider
+    interval makes values borderline instead: that is the capture, not the measurement."""
+    if c.fail is not None:
+        past = excess(value, c.comparator, c.fail)
+        if past > (u or 0.0):
+            return "fail"
+        if typical and clean is not None and typical >= -excess(clean, c.comparator, c.fail):
+            return "not_judged"
+        if u and past >= -u:
+            return "borderline"
+    return "warn" if c.warn is not None and violates(value, c.comparator, c.warn) else "pass"
+
+
+def unresolved_reason(c: "Cue", typical: float, clean: float) -> str:
+    unit = f" {c.unit}" if c.unit else ""
+    return (f"the measurement's error (±{typical:.3g}{unit} on the benchmark) is as large as the distance from a "
+            f"typical clean rep ({clean:.3g}{unit}) to the fail threshold ({_fmt_thr(c.fail)}{unit}): it cannot tell "
+            f"a clean rep from a faulty one (a value past the threshold by more than its error would still be a FAIL)")
+
+
+def _fmt_thr(t) -> str:
+    return "-".join(f"{x:g}" for x in t) if isinstance(t, (list, tuple)) else f"{t:g}"
+
+
+IntervalOf = Callable[[int, "Cue", float], "Interval | None"]  # (rep index, cue, share of frames measured)
+
+
 def phase_window(rep: Rep, phase: str) -> tuple[int, int]:
     return {"bottom": rep.bottom_window, "rep": (rep.start, rep.end), "lowering": (rep.start, rep.bottom),
             "rising": (rep.bottom, rep.end)}[phase]
@@ -274,18 +328,37 @@ def _why(reasons: dict[str, np.ndarray], metric: Metric, a: int, b: int, missing
     return REASON_LANDMARKS
 
 
-def _judge_series(c: Cue, m: Metric, window: np.ndarray, rep: Rep, a: int, reasons: dict) -> dict:
-    """Value, verdict and (when partly or not measured) the note or reason of a per-frame metric."""
+def _judge_value(c: Cue, value: float, iv: Interval | None) -> dict:
+    """Verdict of a finite value with its interval (not judged when the capture is too poor for one)."""
+    if iv is not None and iv.u is None:
+        return {"value": value, "verdict": "not_judged", "reason": iv.why, "capture": iv.as_json()}
+    out = {"value": value, "verdict": judge(value, c, iv.u if iv is not None else None,
+                                            iv.clean if iv is not None else None,
+                                            iv.typical if iv is not None else None)}
+    if iv is not None:
+        out["interval"], out["capture"] = iv.u, iv.as_json()
+        if out["verdict"] == "not_judged":
+            out["reason"] = unresolved_reason(c, iv.typical, iv.clean)
+    return out
+
+
+def _judge_series(c: Cue, m: Metric, window: np.ndarray, rep: Rep, a: int, reasons: dict,
+                  interval_of: Callable[[float], Interval | None]) -> dict:
+    """Value, verdict, interval and (when partly or not measured) the note or reason of a per-frame metric."""
     ok = np.isfinite(window)
     b = a + len(window) - 1
     value = _reduce(window, m.reduce)
     if not ok.any():
         return {"value": float("nan"), "verdict": "not_judged", "reason": _why(reasons, m, a, b, ~ok)}
-    fail, warn = bool(violates(value, c.comparator, c.fail)), bool(violates(value, c.comparator, c.warn))
-    out = {"value": value, "verdict": "fail" if fail else "warn" if warn else "pass"}
+    # an averaged window measured in part is as much noisier as fewer frames were averaged
+    out = _judge_value(c, value, interval_of(float(ok.mean()) if m.reduce == "mean" else 1.0))
     if ok.all():
         return out
     why = _why(reasons, m, a, b, ~ok)
+    if out["verdict"] == "not_judged":  # too few frames for any interval
+        out["reason"] = f"{why}; only {int(ok.sum())} of {len(ok)} frames measured: {out['reason']}"
+        return out
+    fail = out["verdict"] == "fail"
     out["note"] = f"judged from {int(ok.sum())} of {len(ok)} frames ({why})"
     if m.reduce == "mean":
         sound = ok.mean() >= MIN_MEAN_COVER
@@ -300,33 +373,35 @@ def _judge_series(c: Cue, m: Metric, window: np.ndarray, rep: Rep, a: int, reaso
 
 
 def evaluate(cues: list[Cue], kin: pd.DataFrame, reps: list[Rep], rep_metrics: list[dict],
-             reasons: dict[str, np.ndarray] | None = None, notes: dict[str, np.ndarray] | None = None
-             ) -> list[list[dict]]:
-    """Per rep, per cue: {id, value, comparator, threshold, verdict, frames} (+ reason / note, see the module).
+             reasons: dict[str, np.ndarray] | None = None, notes: dict[str, np.ndarray] | None = None,
+             interval_of: IntervalOf | None = None) -> list[list[dict]]:
+    """Per rep, per cue: {id, value, comparator, threshold, verdict, frames} (+ interval / capture / reason /
+    note, see the module).
 
     ``reasons``: per ``Metric.needs`` ("side_view", "footprint"), a (T,) array of strings saying why a frame of
     such a metric has no value ("" where it has one); ``notes``: likewise, how a frame's value was obtained
-    when that is worth saying (measured across a landmark gap), "" elsewhere.
+    when that is worth saying (measured across a landmark gap), "" elsewhere. ``interval_of(rep index, cue,
+    share of frames measured)``: the value's interval (``pipeline.analyze.uncertainty``); None: judged exact.
     """
     reasons, notes = reasons or {}, notes or {}
+    interval_of = interval_of or (lambda i, c, cover: None)
     series = {c.metric: METRICS[c.metric].series(kin) for c in cues if METRICS[c.metric].per_frame}
     out = []
-    for rep, rm in zip(reps, rep_metrics):
+    for i, (rep, rm) in enumerate(zip(reps, rep_metrics)):
         row = []
         for c in cues:
             a, b = phase_window(rep, c.phase)
             m = METRICS[c.metric]
             if m.per_frame:
                 window = series[c.metric][a:b + 1]
-                judged = _judge_series(c, m, window, rep, a, reasons)
+                judged = _judge_series(c, m, window, rep, a, reasons, lambda cover: interval_of(i, c, cover))
                 said = [str(v) for v in np.asarray(notes.get(m.needs or "", []))[a:b + 1] if v]
                 if said and judged["verdict"] != "not_judged":
                     judged["note"] = "; ".join(x for x in (judged.get("note"), max(set(said), key=said.count)) if x)
             else:
                 window, value = None, rm.get(c.metric, float("nan"))
                 if np.isfinite(value):
-                    fail, warn = bool(violates(value, c.comparator, c.fail)), bool(violates(value, c.comparator, c.warn))
-                    judged = {"value": value, "verdict": "fail" if fail else "warn" if warn else "pass"}
+                    judged = _judge_value(c, value, interval_of(i, c, 1.0))
                     if rm.get("_notes", {}).get(c.metric):
                         judged["note"] = rm["_notes"][c.metric]
                 else:
@@ -336,11 +411,13 @@ def evaluate(cues: list[Cue], kin: pd.DataFrame, reps: list[Rep], rep_metrics: l
             entry = {"id": c.id, "value": None if not np.isfinite(value) else round(float(value), 4),
                      "comparator": c.comparator, "threshold": {"warn": c.warn, "fail": c.fail},
                      "verdict": judged["verdict"], "frames": []}
-            for key in ("reason", "note"):
+            if "interval" in judged:
+                entry["interval"] = round(float(judged["interval"]), 4)
+            for key in ("capture", "reason", "note"):
                 if key in judged:
                     entry[key] = judged[key]
-            if entry["verdict"] in ("fail", "warn"):
-                level = c.fail if entry["verdict"] == "fail" else c.warn
+            if entry["verdict"] in ("fail", "borderline", "warn"):
+                level = c.fail if entry["verdict"] in ("fail", "borderline") and c.fail is not None else c.warn
                 if window is not None:
                     frames = a + np.flatnonzero(violates(window, c.comparator, level))
                     if not frames.size:

@@ -16,6 +16,8 @@ from pipeline.analyze.kinematics import compute_kinematics
 from pipeline.analyze.rep_reference import other_reps_reference
 from pipeline.analyze.reps import NoRepsError, Rep, bridge_nans, segment_reps
 from pipeline.analyze.silhouette_measures import add_silhouette_measures, load_views
+from pipeline.analyze.uncertainty import (DEFAULT_MODEL, CaptureQuality, ErrorModel, image_side, interval,
+                                          load_model, quality_window)
 from pipeline.common.timebase import frame_rate
 from pipeline.contracts.kinematics import write_kinematics
 from pipeline.contracts.pose3d import read_pose3d
@@ -132,7 +134,8 @@ def rep_metrics(kin: pd.DataFrame, reps: list[Rep], fps: float, exercise: str = 
 
 def analyze(xyz: np.ndarray, t: np.ndarray, exercise: str, *, cues_path=None, only_cues: list[str] | None = None,
             fps: float | None = None, session: str = "", hip_offset_m: float | None = None,
-            require_reps: bool = True, views=None) -> tuple[pd.DataFrame, dict]:
+            require_reps: bool = True, views=None, error_model: ErrorModel | None = None,
+            quality: CaptureQuality | None = None) -> tuple[pd.DataFrame, dict]:
     """Kinematics table and the reps.json content of one session (nothing written).
 
     ``hip_offset_m`` overrides the cues file's ``settings.hip_offset_m`` (see pipeline/analyze/skeleton.py).
@@ -140,7 +143,9 @@ def analyze(xyz: np.ndarray, t: np.ndarray, exercise: str, *, cues_path=None, on
     report with no reps and a ``message`` saying why, so its kinematics and replay are still
     there to review; by default it is an error. ``views``
     (``pipeline.analyze.spine_silhouette.CameraViews``): the cameras and their silhouettes, for the
-    back and the feet; without them those cues are not judged.
+    back and the feet; without them those cues are not judged. ``error_model`` and the capture's
+    ``quality`` (``pipeline.analyze.uncertainty``) give each value its interval and the verdicts their
+    borderline; without a model values are judged as exact.
     """
     cfg = load_cues(cues_path)
     cues: list[Cue] = select_cues(cfg.for_exercise(exercise), only_cues)
@@ -176,18 +181,21 @@ def analyze(xyz: np.ndarray, t: np.ndarray, exercise: str, *, cues_path=None, on
     except SessionTooShortError as exc:
         return kin, _no_reps_report(session, exercise, fps, cues, str(exc))
     metrics = rep_metrics(smooth, reps, fps, exercise)
-    verdicts = evaluate(cues, smooth, reps, metrics, reasons, notes)
+    verdicts = evaluate(cues, smooth, reps, metrics, reasons, notes,
+                        _interval_of(error_model, quality, reps, len(t)))
     rep_rows = []
     fails: dict[str, int] = {}
     warns: dict[str, int] = {}
+    borderline: dict[str, int] = {}
     not_judged: dict[str, int] = {}
-    quality = 0
+    n_quality = n_borderline = 0
     for i, (r, m, v) in enumerate(zip(reps, metrics, verdicts)):
         for c in v:
-            counts = {"fail": fails, "warn": warns, "not_judged": not_judged}.get(c["verdict"])
+            counts = {"fail": fails, "warn": warns, "borderline": borderline, "not_judged": not_judged}.get(c["verdict"])
             if counts is not None:
                 counts[c["id"]] = counts.get(c["id"], 0) + 1
-        quality += int(not any(c["verdict"] == "fail" for c in v))
+        n_quality += int(not any(c["verdict"] == "fail" for c in v))
+        n_borderline += int(any(c["verdict"] == "borderline" for c in v) and not any(c["verdict"] == "fail" for c in v))
         rep_rows.append({
             "index": i + 1, "start": r.start, "bottom": r.bottom, "end": r.end,
             "t_start": round(float(t[r.start]), 4), "t_bottom": round(float(t[r.bottom]), 4), "t_end": round(float(t[r.end]), 4),
@@ -200,14 +208,31 @@ def analyze(xyz: np.ndarray, t: np.ndarray, exercise: str, *, cues_path=None, on
         "session": session, "exercise": exercise, "fps": float(fps), "n_reps": len(reps),
         "cues": [c.header() for c in cues],
         "reps": rep_rows,
-        "summary": {"quality_reps": quality, "violations": fails, "warnings": warns, "not_judged": not_judged,
+        "summary": {"quality_reps": n_quality, "violations": fails, "warnings": warns, "borderline": borderline,
+                    "borderline_reps": n_borderline, "not_judged": not_judged,
                     "unreliable_reps": sum(not r.reliable for r in reps),
-                    "note": "a violation is a 'fail' verdict; a quality rep is a rep with none; a cue the "
+                    "intervals": "measured" if error_model is not None else "none: no measurement-error model",
+                    "note": "a violation is a 'fail' verdict: the value past the fail threshold by more than its "
+                            "interval; a quality rep is a rep with none; 'borderline': within its interval of the "
+                            "fail threshold (the measurement cannot tell; borderline_reps counts the quality reps "
+                            "with one); a cue the "
                             "measurement could not tell is 'not_judged' (its reason says why); an unreliable rep "
                             "overlaps a landmark gap longer than max_gap_s (its cues are judged from what is there "
                             "where that is sound, with a note)"},
     }
     return kin, report
+
+
+def _interval_of(model: ErrorModel | None, quality: CaptureQuality | None, reps: list, n_frames: int):
+    """evaluate()'s interval_of: each cue's interval from the capture quality around its rep's bottom."""
+    if model is None:
+        return None
+
+    def of(i: int, cue, cover: float):
+        cams, rep = (quality.at(cue.id, quality_window(reps[i].bottom, n_frames)) if quality is not None
+                     else (float("nan"), float("nan")))
+        return interval(model, cue.id, cams, rep, cover)
+    return of
 
 
 def _too_short_message(session: str, duration: float, frames: int, settings: dict) -> str:
@@ -219,18 +244,22 @@ def _no_reps_report(session: str, exercise: str, fps: float, cues: list[Cue], me
     return {
         "session": session, "exercise": exercise, "fps": float(fps), "n_reps": 0,
         "cues": [c.header() for c in cues], "reps": [], "message": message,
-        "summary": {"quality_reps": 0, "violations": {}, "warnings": {}, "not_judged": {}, "unreliable_reps": 0,
+        "summary": {"quality_reps": 0, "violations": {}, "warnings": {}, "borderline": {}, "borderline_reps": 0,
+                    "not_judged": {}, "unreliable_reps": 0,
                     "note": "no reps: nothing was judged"},
     }
 
 
 def analyze_session(pose3d_path, exercise: str, out_dir, cues_path=None, *, only_cues: list[str] | None = None,
                     hip_offset_m: float | None = None, require_reps: bool = True,
-                    silhouettes: Mapping[str, str | Path] | None = None, calibration: str | Path | None = None) -> dict:
+                    silhouettes: Mapping[str, str | Path] | None = None, calibration: str | Path | None = None,
+                    error_model: str | Path | None | bool = None) -> dict:
     """Analyse one session's pose3d.npz; writes kinematics.csv and reps.json into ``out_dir`` atomically.
 
     ``silhouettes`` (camera -> silhouette/{cam}.npz) and the room's ``calibration`` let the analysis
     measure the back and the feet in the images; without them those cues are ``not_judged``.
+    ``error_model``: the measurement-error model (default config/measurement_error.yaml) that gives each
+    value its interval; ``False`` judges the values as exact (no interval, no borderline).
     """
     t0 = time.perf_counter()
     pose3d_path, out_dir = Path(pose3d_path), Path(out_dir)
@@ -244,9 +273,18 @@ def analyze_session(pose3d_path, exercise: str, out_dir, cues_path=None, *, only
              f"{100 * np.isfinite(pose.xyz).all(-1).mean():.1f} %", exercise, cues_path or "the default cues file")
     log.info("cameras %s; silhouettes %s", ", ".join(pose.cameras) or "-", "used" if views is not None else
              "not given: the back and feet cues will not be judged")
+    model = load_model(error_model) if error_model is not False else None
+    if error_model is False:
+        log.info("judged without intervals (error_model=False): values taken as exact")
+    quality = CaptureQuality.from_pose(pose.ncams, pose.err, image_side(calibration, pose.cameras))
+    if model is not None:
+        log.info("intervals from %s (benchmark: %s); capture quality %s", error_model or DEFAULT_MODEL,
+                 model.source or "?", "from pose3d's cameras and reprojection error" if quality is not None else
+                 "unknown (pose3d has no ncams/err): the benchmark's typical capture assumed")
     try:
         kin, report = analyze(pose.xyz, pose.t, exercise, cues_path=cues_path, only_cues=only_cues, fps=pose.fps,
-                              session=session, hip_offset_m=hip_offset_m, require_reps=require_reps, views=views)
+                              session=session, hip_offset_m=hip_offset_m, require_reps=require_reps, views=views,
+                              error_model=model, quality=quality)
     except (SessionTooShortError, NoRepsError) as exc:
         raise type(exc)(f"{pose3d_path}: {exc}") from None
     _log_report(report)
@@ -266,6 +304,7 @@ def _log_report(report: dict) -> None:
     for r in report["reps"]:
         counts.update(c["verdict"] for c in r["cues"])
         failed = [c["id"] for c in r["cues"] if c["verdict"] == "fail"]
+        failed += [f'{c["id"]} (borderline)' for c in r["cues"] if c["verdict"] == "borderline"]
         unjudged = [f'{c["id"]} ({c.get("reason", "?")})' for c in r["cues"] if c["verdict"] == "not_judged"]
         log.info("rep %d: %.2f-%.2f s (bottom %.2f s)%s: %s%s", r["index"], r["t_start"], r["t_end"], r["t_bottom"],
                  "" if r["reliable"] else ", unreliable (landmarks missing)", ", ".join(failed) or "no cue failed",

@@ -249,7 +249,9 @@ def analyze(
     for r in rep["reps"]:
         bad = [c["id"] for c in r["cues"] if c["verdict"] == "fail"]
         unjudged = [c["id"] for c in r["cues"] if c["verdict"] == "not_judged"]
-        state = (", ".join(bad) or "quality rep") + (f" (not judged: {', '.join(unjudged)})" if unjudged else "")
+        border = [c["id"] for c in r["cues"] if c["verdict"] == "borderline"]
+        state = ((", ".join(bad) or "quality rep") + (f" (borderline: {', '.join(border)})" if border else "")
+                 + (f" (not judged: {', '.join(unjudged)})" if unjudged else ""))
         typer.echo(f"rep {r['index']}: {r['t_start']:.1f}-{r['t_end']:.1f} s, hip flexion {r['metrics']['hip_flex_bottom']:.0f} deg, "
                    f"down {r['lowering_s']:.1f} s / up {r['rising_s']:.1f} s: {state}")
     typer.echo(f"{rep['summary']['quality_reps']} quality reps of {rep['n_reps']}; wrote {out_dir / 'kinematics.csv'} and {out_dir / 'reps.json'}")

@@ -69,6 +69,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-docs", action="store_true", help="print the tables only")
     ap.add_argument("--doc", type=Path, default=ROOT / "docs" / "accuracy.md")
     ap.add_argument("--json", type=Path, default=ROOT / "docs" / "accuracy_video.json")
+    ap.add_argument("--fit-error-model", action="store_true",
+                    help="fit config/measurement_error.yaml (each cue's interval) on these sessions, then score with it")
+    ap.add_argument("--error-model", type=Path, default=None,
+                    help="measurement-error model to judge with (default: config/measurement_error.yaml)")
     a = ap.parse_args(argv)
     _setup_logging(a.root)
     specs = [s for s in plan() if not a.only or s.name in a.only]
@@ -78,7 +82,15 @@ def main(argv: list[str] | None = None) -> None:
     if a.prepare_only:
         return
     ready = [s for s in specs if s.name not in failed]
-    results = run_scoring(ready, a.root, a.cues)
+    results = run_scoring(ready, a.root, a.cues, a.error_model)
+    if a.fit_error_model:
+        from pipeline.analyze.uncertainty import DEFAULT_MODEL, fit, write_model
+
+        target = a.error_model or DEFAULT_MODEL
+        model = fit([r for s in results for r in s["rows"]])
+        write_model(target, model, f"python benchmarks/accuracy_video.py --fit-error-model: {len(results)} sessions")
+        log.info("wrote %s: %s", target, ", ".join(f"{c} {k:.3g}" for c, k in model.k.items()))
+        results = run_scoring(ready, a.root, a.cues, target)
     summary = summarize(results)
     command = "python benchmarks/accuracy_video.py" + (f" --only {' '.join(a.only)}" if a.only else "")
     text = markdown(results, summary, command)
@@ -98,18 +110,6 @@ if __name__ == "__main__":
 # --------------------------------------------------------------------------------------------------------------
 
 WARN_ONLY = ("hip_mobility",)  # reported, never a violation: no precision/recall
-# Landmarks whose capture quality each cue depends on (cameras seeing them, reprojection error).
-CUE_LANDMARKS = {
-    "neutral_spine": ("left_shoulder", "right_shoulder", "left_hip", "right_hip"),
-    "spinal_flexion": ("left_shoulder", "right_shoulder", "left_hip", "right_hip"),
-    "hip_back": ("left_hip", "right_hip", "left_ankle", "right_ankle"),
-    "soft_knee": ("left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle"),
-    "squat_hinge_confusion": ("left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle"),
-    "knee_tracking": ("left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle"),
-    "weight_on_heels": ("left_ankle", "right_ankle", "left_heel", "right_heel", "left_foot_index", "right_foot_index"),
-    "shoulder_pack": ("left_shoulder", "right_shoulder", "left_hip", "right_hip"),
-}
-_BODY = ("left_shoulder", "right_shoulder", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle")
 
 
 def _session_paths(spec: SessionSpec, root: Path) -> dict:
@@ -122,13 +122,13 @@ def _session_paths(spec: SessionSpec, root: Path) -> dict:
             "calibration": video_dir / "calibration.toml"}
 
 
-def analyze_one(spec: SessionSpec, root: Path, cues_path: Path | None = None) -> dict:
+def analyze_one(spec: SessionSpec, root: Path, cues_path: Path | None = None, error_model: Path | None = None) -> dict:
     """Run the analyze stage's entry on one prepared session (always: it is quick and the thing measured)."""
     from pipeline.analyze.stage import analyze_session
 
     p = _session_paths(spec, root)
     return analyze_session(p["pose3d"], spec.exercise, p["results"], cues_path, silhouettes=p["silhouettes"],
-                           calibration=p["calibration"], require_reps=False)
+                           calibration=p["calibration"], require_reps=False, error_model=error_model)
 
 
 def _mean(x) -> float:
@@ -145,12 +145,13 @@ def score_session(spec: SessionSpec, root: Path, report: dict) -> dict:
     from pipeline.evaluation.video_sessions import load_spec_json
     from pipeline.analyze.silhouette_measures import standing_chord
     from pipeline.analyze.kinematics import centre_of_mass
-    from pipeline.common.landmarks import INDEX
+    from pipeline.analyze.uncertainty import CaptureQuality, image_side, quality_window
     from pipeline.synthetic.athlete import FAULT_CUES
     from pipeline.synthetic.footage import load_truth_arrays
 
     p = _session_paths(spec, root)
     pose = read_pose3d(p["pose3d"])
+    capture = CaptureQuality.from_pose(pose.ncams, pose.err, image_side(p["calibration"], pose.cameras))
     kin = read_kinematics(p["results"] / "kinematics.csv")
     truth = load_truth_arrays(p["video"])
     sj = load_spec_json(p["video"])
@@ -207,7 +208,9 @@ def score_session(spec: SessionSpec, root: Path, report: dict) -> dict:
                       else float("nan"))
         tm = trep["metrics"] if trep is not None else {}
         truth_values = {
-            "spinal_flexion": back_true - back_stand, "neutral_spine": back_true - back_stand,
+            "spinal_flexion": back_true - back_stand, "neutral_spine": _rep_back_absmax(
+                figure_truth, txyz, truth, physique, facing_true, chord_true, back_stand,
+                np.unique(to_true[found["start"]:found["end"] + 1]) if found is not None else np.array([b])),
             "weight_on_heels": com_fp_true, "shoulder_pack": shrug_true,
             "soft_knee": tm.get("knee_bend_bottom"), "squat_hinge_confusion": _ratio(tm.get("knee_flex_bottom"), tm.get("hip_flex_bottom")),
             "hip_back": tm.get("hip_travel_bottom"), "knee_tracking": None,
@@ -235,10 +238,9 @@ def score_session(spec: SessionSpec, root: Path, report: dict) -> dict:
                        "back_bridged_frames": int(np.nansum(kin["back_bridged"].to_numpy()[found["start"]:found["end"] + 1]))
                        if "back_bridged" in kin else None}
         for c in (found["cues"] if found is not None else []):
-            lms = [INDEX[n] for n in CUE_LANDMARKS.get(c["id"], _BODY)]
-            sl = slice(max(found["bottom"] - 3, 0), found["bottom"] + 4)
-            ncams = float(np.nanmean(pose.ncams[sl][:, lms])) if pose.ncams is not None else None
-            err = float(np.nanmedian(pose.err[sl][:, lms])) if pose.err is not None else None
+            # the capture quality exactly as the analyze stage reads it for the cue's interval
+            ncams, permille = (capture.at(c["id"], quality_window(found["bottom"], pose.n_frames))
+                               if capture is not None else (None, None))
             tv = truth_values.get(c["id"])
             rows.append({
                 "session": spec.name, "exercise": spec.exercise, "rig": spec.rig.name, "n_cameras": spec.rig.n_cameras,
@@ -247,8 +249,11 @@ def score_session(spec: SessionSpec, root: Path, report: dict) -> dict:
                 "clean_rep": not labels[i], "verdict": c["verdict"], "value": c["value"],
                 "truth": None if tv is None or not np.isfinite(tv) else round(float(tv), 4),
                 "reason": c.get("reason"), "note": c.get("note"),
-                "cameras_seeing": None if ncams is None or not np.isfinite(ncams) else round(ncams, 2),
-                "reprojection_px": None if err is None or not np.isfinite(err) else round(err, 2),
+                "comparator": c.get("comparator"), "threshold": c.get("threshold"), "interval": c.get("interval"),
+                "typical_clean": (c.get("capture") or {}).get("typical_clean"),
+                "typical_interval": (c.get("capture") or {}).get("typical_interval"),
+                "cameras": None if ncams is None or not np.isfinite(ncams) else round(ncams, 2),
+                "reprojection_permille": None if permille is None or not np.isfinite(permille) else round(permille, 2),
                 **quality, **{k: (None if v is None or not np.isfinite(v) else round(float(v), 3)) for k, v in extra_truth.items()},
             })
     frame_err = _frame_errors(kin, tkin, to_true, truth)
@@ -256,6 +261,15 @@ def score_session(spec: SessionSpec, root: Path, report: dict) -> dict:
             "reps_found": report["n_reps"], "reps_matched": int(sum(reps_found)), "rows": rows, "frame_errors": frame_err,
             "reprojection_px": pose.info.get("reprojection_px", {}).get("median_body_joints"),
             "athlete": sj.get("athlete"), "body": sj.get("body"), "look": sj.get("look")}
+
+
+def _rep_back_absmax(figure_truth, txyz, truth, physique, facing, chord, stand, frames) -> float:
+    """neutral_spine's truth on its own definition: the figure's largest change of back flexion from its
+    neutral over the whole rep, either way (every 3rd frame: the back bends over tenths of a second)."""
+    change = figure_truth.back_flexion(txyz, truth["spine"], truth["spine_sigma"], physique, facing, frames[::3],
+                                       chord) - stand
+    change = change[np.isfinite(change)]
+    return float(change[np.argmax(np.abs(change))]) if change.size else float("nan")
 
 
 def _ratio(a, b):
@@ -279,11 +293,12 @@ def _frame_errors(kin, tkin, to_true, truth) -> dict:
     return out
 
 
-def run_scoring(specs: list[SessionSpec], root: Path, cues_path: Path | None = None) -> list[dict]:
+def run_scoring(specs: list[SessionSpec], root: Path, cues_path: Path | None = None,
+                error_model: Path | None = None) -> list[dict]:
     out = []
     for spec in specs:
         t0 = time.time()
-        report = analyze_one(spec, root, cues_path)
+        report = analyze_one(spec, root, cues_path, error_model)
         out.append(score_session(spec, root, report))
         log.info("%s: analysed and scored in %.0f s", spec.name, time.time() - t0)
     return out
@@ -304,19 +319,22 @@ def summarize(results: list[dict]) -> dict:
     for c in cues:
         rc = [r for r in rows if r["cue"] == c]
         fail = lambda r: r["verdict"] == "fail"  # noqa: E731
-        judged = lambda r: r["verdict"] != "not_judged"  # noqa: E731
+        judged = lambda r: r["verdict"] not in ("not_judged", "borderline")  # noqa: E731
         tp = sum(r["injected"] and fail(r) for r in rc)
         fp = sum(not r["injected"] and fail(r) for r in rc)
         fn = sum(r["injected"] and judged(r) and not fail(r) for r in rc)
         tn = sum(not r["injected"] and judged(r) and not fail(r) for r in rc)
-        nj_f = sum(r["injected"] and not judged(r) for r in rc)
-        nj_c = sum(not r["injected"] and not judged(r) for r in rc)
+        bl_f = sum(r["injected"] and r["verdict"] == "borderline" for r in rc)
+        bl_c = sum(not r["injected"] and r["verdict"] == "borderline" for r in rc)
+        nj_f = sum(r["injected"] and r["verdict"] == "not_judged" for r in rc)
+        nj_c = sum(not r["injected"] and r["verdict"] == "not_judged" for r in rc)
         err = [r["value"] - r["truth"] for r in rc if r["value"] is not None and r["truth"] is not None]
-        per_cue[c] = {"faulty": tp + fn + nj_f, "clean": fp + tn + nj_c, "tp": tp, "fp": fp, "fn": fn, "tn": tn,
+        per_cue[c] = {"faulty": tp + fn + nj_f + bl_f, "clean": fp + tn + nj_c + bl_c, "tp": tp, "fp": fp, "fn": fn, "tn": tn,
                       "not_judged_faulty": nj_f, "not_judged_clean": nj_c,
+                      "borderline_faulty": bl_f, "borderline_clean": bl_c,
                       "precision": tp / (tp + fp) if tp + fp else None,
                       "recall": tp / (tp + fn) if tp + fn else None,
-                      "recall_all": tp / (tp + fn + nj_f) if tp + fn + nj_f else None,
+                      "recall_all": tp / (tp + fn + nj_f + bl_f) if tp + fn + nj_f + bl_f else None,
                       "error": _stats(err)}
     clean = {(r["session"], r["rep"]) for r in rows if r["clean_rep"]}
     false_fail = sorted({(r["session"], r["rep"]) for r in rows if r["clean_rep"] and r["verdict"] == "fail"
@@ -338,7 +356,76 @@ def summarize(results: list[dict]) -> dict:
                                        if r.get("back_flex_deg") is not None and r["back_flex_true_deg"] is not None]),
         "spine_vs_rho": _stats([r["value"] - r["rho_deg"] for r in spine if r["rho_deg"] is not None]),
         "frame_errors": frame,
+        "borderline": {c: sum(r["cue"] == c and r["verdict"] == "borderline" for r in rows) for c in cues},
+        "intervals": interval_figures(rows),
     }
+
+
+MULTIPLIERS = (0.0, 0.5, 1.0, 1.5, 2.0)  # the intervals scaled, for the borderline / false-FAIL trade-off
+
+
+def _as_cue(r: dict):
+    from pipeline.analyze.cues import Cue
+
+    thr = r.get("threshold") or {}
+    return Cue(r["cue"], "", "", "", r["comparator"], thr.get("warn"), thr.get("fail"))
+
+
+def interval_figures(rows: list[dict]) -> dict:
+    """How well the intervals do: coverage of the truth (as shipped, and refitted without each session), clean
+    reps failed although within their interval of the threshold, and the borderline / false-FAIL trade-off."""
+    from pipeline.analyze.cues import excess, judge
+    from pipeline.analyze.uncertainty import fit, scale
+
+    scored = [r for r in rows if r["cue"] not in WARN_ONLY and r.get("comparator")]
+    with_iv = [r for r in scored if r.get("interval") is not None and r["value"] is not None and r["truth"] is not None]
+    covered = [abs(r["value"] - r["truth"]) <= r["interval"] for r in with_iv]
+    # leave one session out: the model fitted on the other sessions, applied to this one's capture
+    loso, per_cue = [], {}
+    fitted = [r for r in scored if r["value"] is not None and r["truth"] is not None]
+    for name in sorted({r["session"] for r in fitted}):
+        others = [r for r in fitted if r["session"] != name]
+        if not others:  # a single session: nothing to hold it out against
+            continue
+        model = fit(others)
+        for r in (r for r in fitted if r["session"] == name and r["cue"] in model.k):
+            u = model.k[r["cue"]] * scale(model, _nan(r.get("cameras")), _nan(r.get("reprojection_permille")))
+            ok = abs(r["value"] - r["truth"]) <= u
+            loso.append(ok)
+            per_cue.setdefault(r["cue"], []).append(ok)
+    inside_fail = [r for r in with_iv if r["clean_rep"] and r["verdict"] == "fail" and r["cue"] not in WARN_ONLY
+                   and _fail_thr(r) is not None and abs(excess(r["value"], r["comparator"], _fail_thr(r))) <= r["interval"]]
+    trade = []
+    clean = {(r["session"], r["rep"]) for r in scored if r["clean_rep"]}
+    judged = [r for r in scored if r["value"] is not None]  # with a value: what the rule decides on
+    for m in MULTIPLIERS:
+        verdict = {id(r): judge(r["value"], _as_cue(r), m * r["interval"] if r.get("interval") is not None else None,
+                                r.get("typical_clean"), m * r["typical_interval"]
+                                if r.get("typical_interval") is not None else None) for r in judged}
+        ff = {(r["session"], r["rep"]) for r in judged if r["clean_rep"] and verdict[id(r)] == "fail"}
+        faulty = [r for r in scored if r["injected"]]
+        trade.append({
+            "multiplier": m, "clean_false_fail": len(ff), "clean_reps": len(clean),
+            "borderline_share": sum(verdict[id(r)] == "borderline" for r in judged) / max(len(judged), 1),
+            "clean_borderline_share": (sum(verdict[id(r)] == "borderline" for r in judged if not r["injected"])
+                                       / max(sum(not r["injected"] for r in judged), 1)),
+            "not_judged_share": sum(verdict[id(r)] == "not_judged" for r in judged) / max(len(judged), 1),
+            "recall_fail": sum(verdict.get(id(r)) == "fail" for r in faulty) / max(len(faulty), 1),
+            "recall_flagged": sum(verdict.get(id(r)) in ("fail", "borderline") for r in faulty) / max(len(faulty), 1),
+        })
+    return {"pairs_with_interval": len(with_iv), "coverage": float(np.mean(covered)) if covered else None,
+            "coverage_loso": float(np.mean(loso)) if loso else None,
+            "coverage_loso_per_cue": {c: float(np.mean(v)) for c, v in sorted(per_cue.items())},
+            "clean_fail_within_interval": [f"{r['session']} rep {r['rep']} {r['cue']}" for r in inside_fail],
+            "trade_off": trade}
+
+
+def _fail_thr(r: dict):
+    return (r.get("threshold") or {}).get("fail")
+
+
+def _nan(x) -> float:
+    return float("nan") if x is None else float(x)
 
 
 def _f(x, fmt=".2f", none="-") -> str:
@@ -384,15 +471,46 @@ def markdown(results: list[dict], summary: dict, command: str) -> str:
         f"**Clean reps with a false FAIL**: {S['clean_false_fail']} of {S['clean_reps']} "
         f"({100 * (S['clean_false_fail_rate'] or 0):.1f} %)" + (f": {', '.join(S['false_fail_reps'])}." if S['false_fail_reps'] else "."),
         "",
-        "| cue | faulty reps | clean reps | TP | FP | FN | not judged (faulty / clean) | precision | recall (judged) | recall (all faulty) | value error median / p95 |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| cue | faulty reps | clean reps | TP | FP | FN | borderline (faulty / clean) | not judged (faulty / clean) | precision | recall (judged) | recall (all faulty) | value error median / p95 | interval coverage (held out) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    loso_cue = S["intervals"]["coverage_loso_per_cue"]
     for c, v in S["per_cue"].items():
         e = v["error"]
         err = f"{_f(e['median'])} / {_f(e['p95'])} {UNITS.get(c, '')} (n={e['n']})" if e["n"] else "-"
         lines.append(f"| `{c}` | {v['faulty']} | {v['clean']} | {v['tp']} | {v['fp']} | {v['fn']} | "
+                     f"{v['borderline_faulty']} / {v['borderline_clean']} | "
                      f"{v['not_judged_faulty']} / {v['not_judged_clean']} | {_f(v['precision'], '.3f')} | "
-                     f"{_f(v['recall'], '.3f')} | {_f(v['recall_all'], '.3f')} | {err} |")
+                     f"{_f(v['recall'], '.3f')} | {_f(v['recall_all'], '.3f')} | {err} | "
+                     f"{_f(loso_cue.get(c), '.2f')} |")
+    I = S["intervals"]
+    lines += [
+        "",
+        "A FAIL or PASS counts as judged; *borderline* (the value within its interval of the fail threshold, "
+        "`pipeline/analyze/uncertainty.py`) is neither a detection nor a miss: the report shows it amber for the "
+        "coach to look at. TP/FP/FN count judged verdicts only.",
+        "",
+        f"**Intervals** ({I['pairs_with_interval']} (rep, cue) pairs with a value, a truth and an interval): the "
+        f"truth lies inside the stated interval for {100 * (I['coverage'] or 0):.1f} % of them with the shipped model "
+        f"(`config/measurement_error.yaml`, fitted on these sessions), and for {100 * (I['coverage_loso'] or 0):.1f} % "
+        "when each session's intervals come from a model fitted on the other sessions only (held out: the figure "
+        "to expect on a new session; per cue in the table's last column). Clean reps judged FAIL although their "
+        f"value lies within its interval of the threshold: {len(I['clean_fail_within_interval'])}"
+        + (f" ({', '.join(I['clean_fail_within_interval'])})" if I["clean_fail_within_interval"] else "") + ".",
+        "",
+        "**Borderline against false FAIL**: the same values judged with every interval scaled by a multiplier "
+        "(0: no interval, the old rule; 1: as shipped). A cue whose interval reaches from a typical clean rep's "
+        "value to the fail threshold is not judged unless the value is past the threshold by more than the "
+        "interval (on this benchmark, the shoulder shrug).",
+        "",
+        "| interval x | clean reps with a false FAIL | borderline (all pairs with a value) | borderline (pairs without the fault) | not judged: error too wide for the cue | faults FAILed | faults FAILed or borderline |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for t in I["trade_off"]:
+        lines.append(f"| {t['multiplier']:g} | {t['clean_false_fail']} of {t['clean_reps']} | "
+                     f"{100 * t['borderline_share']:.1f} % | {100 * t['clean_borderline_share']:.1f} % | "
+                     f"{100 * t['not_judged_share']:.1f} % | "
+                     f"{100 * t['recall_fail']:.1f} % | {100 * t['recall_flagged']:.1f} % |")
     sp, sa, sr = S["spine_vs_figure"], S["spine_abs_vs_figure"], S["spine_vs_rho"]
     lines += [
         "",

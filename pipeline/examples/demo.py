@@ -68,7 +68,9 @@ def summary(session_results: Path) -> str:
     lines = []
     for r in reps["reps"]:
         bad = [c["id"] for c in r["cues"] if c["verdict"] == "fail"]
-        lines.append(f"  rep {r['index']}: {', '.join(bad) or 'quality rep'}")
+        border = [c["id"] for c in r["cues"] if c["verdict"] == "borderline"]
+        lines.append(f"  rep {r['index']}: {', '.join(bad) or 'quality rep'}"
+                     + (f" (borderline: {', '.join(border)})" if border else ""))
     lines.append(f"  {reps['summary']['quality_reps']} quality reps of {reps['n_reps']}")
     return "\n".join(lines)
 

@@ -243,9 +243,15 @@ def _summary_cards(session: Session, meta: Mapping[str, Any], cue_words: dict[st
     rising = [r.get("rising_s") for r in reps if r.get("rising_s") is not None]
     tempo = f"{np.mean(lowering):.1f} / {np.mean(rising):.1f} s" if lowering and rising else "–"
     load = meta.get("load_kg")
+    summary = session.reps.get("summary", {})
+    n_border = sum(int(v) for v in (summary.get("borderline") or {}).values())
+    n_unjudged = sum(int(v) for v in (summary.get("not_judged") or {}).values())
+    border_hint = (f"{n_border} borderline cue{'s' if n_border != 1 else ''} to look at"
+                   + (f"; {n_unjudged} not judged" if n_unjudged else "") if n_border or n_unjudged
+                   else "no borderline cue")
     cards = [
         ("Reps", f"{n}", f"{session.n_frames / session.fps:.0f} s recorded at {session.fps:.0f} fps"),
-        ("Quality reps", f"{quality}<span class='of'>/{n}</span>", f"{pct} with no cue violated"),
+        ("Quality reps", f"{quality}<span class='of'>/{n}</span>", f"{pct} with no cue violated; {border_hint}"),
         ("Load", f"{_fmt(load)} kg" if load is not None else "–", "as given in the session config" if load is not None else "not given"),
         ("Tempo", tempo, "mean lowering / rising time"),
     ]
@@ -256,6 +262,27 @@ def _summary_cards(session: Session, meta: Mapping[str, Any], cue_words: dict[st
     notice = f'<p class="notice" id="no-reps">No reps were judged: {e(message)}</p>' if message else ""
     return (f'<section id="summary">{notice}<div class="cards">{html_cards}</div>'
             f'<div class="card wide"><div class="label">Cues most often violated</div><ol class="top-cues">{top_html}</ol></div></section>')
+
+
+def _short(text: str, limit: int = 70) -> str:
+    """The first words of a long reason for the cell (the whole reason is in the cell's tooltip)."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:(")
+    return cut + " …"
+
+
+def _capture_text(cue: Mapping[str, Any]) -> str:
+    """Where a cell's interval comes from, for its tooltip."""
+    cap = cue.get("capture") or {}
+    if not cap:
+        return ""
+    parts = [f"{cap['cameras']:.1f} cameras" if cap.get("cameras") is not None else "",
+             f"reprojection {cap['reprojection_permille']:.1f} per mille of the image"
+             if cap.get("reprojection_permille") is not None else "",
+             f"interval {cap['scale']:.2f}x the benchmark's typical one" if cap.get("scale") is not None else ""]
+    return "capture at the bottom: " + ", ".join(p for p in parts if p)
 
 
 def _pic_id(rep: int, cue: str) -> str:
@@ -288,11 +315,15 @@ def _rep_table(session: Session, cue_words: dict[str, str], pictures: Mapping | 
                              f'title="the video frame with the segments coloured">&#9635; picture</a>')
             unit = units.get(cue["id"], "")
             unit_html = f' <span class="unit">{e(unit)}</span>' if unit else ""
-            why = c.get("reason") or c.get("note")
+            why = "; ".join(x for x in (c.get("reason"), c.get("note"), _capture_text(c)) if x)
+            pm = (f'<span class="pm" title="the measurement\'s interval: the true value lies within it for about 92 % of '
+                  f'the benchmark\'s reps">&#177;{_fmt(c["interval"])}</span>' if c.get("interval") is not None else "")
+            reason = (f'<div class="why">not judged: {e(_short(c["reason"]))}</div>'
+                      if verdict == "not_judged" and c.get("reason") else "")
             cells.append(
-                f'<td class="cell v-{e(verdict)}"' + (f' title="{e(why)}"' if why else "") + f'><div class="val">{_fmt(c.get("value"))}{unit_html}'
+                f'<td class="cell v-{e(verdict)}"' + (f' title="{e(why)}"' if why else "") + f'><div class="val">{_fmt(c.get("value"))}{pm}{unit_html}'
                 f'<span class="badge b-{e(verdict)}">{e(VERDICT_LABEL.get(verdict, verdict))}</span></div>'
-                f'<div class="thr">{threshold_text(c.get("comparator", ""), c.get("threshold"))}</div>{jump}</td>')
+                f'<div class="thr">{threshold_text(c.get("comparator", ""), c.get("threshold"))}</div>{reason}{jump}</td>')
         verdict = rep_verdict(rep)
         depth = rep.get("metrics", {}).get("hip_flex_bottom")
         tempo = f'{rep.get("lowering_s", float("nan")):.1f} / {rep.get("rising_s", float("nan")):.1f} s'
@@ -303,8 +334,10 @@ def _rep_table(session: Session, cue_words: dict[str, str], pictures: Mapping | 
             f'<td class="tempo">{tempo}{"" if rep.get("reliable", True) else "<div class=warnnote>low confidence</div>"}</td>'
             f'<td class="depth">{_fmt(depth) + "°" if depth is not None else "–"}</td>'
             f'{"".join(cells)}<td><span class="badge big b-{e(verdict)}">{e(verdict)}</span></td></tr>')
-    return (f'<section id="reps"><h2>Reps and cues</h2><p class="lead">Each cell: the measured value, its verdict, and the '
-            f'threshold it was judged against. &#9654; jumps the replay and the video to the first frame that violates the cue'
+    return (f'<section id="reps"><h2>Reps and cues</h2><p class="lead">Each cell: the measured value &#177; its '
+            f'measurement interval, its verdict, and the threshold it was judged against. A FAIL is past the fail '
+            f'threshold by more than the interval; <b>borderline</b> (amber) lies within the interval of it: the '
+            f'measurement cannot tell, look at the picture; <b>not judged</b> says why. &#9654; jumps the replay and the video to the first frame that violates the cue'
             f'{"; &#9635; shows that frame from the camera with the segments involved coloured" if pictures else ""}.</p>'
             f'<div class="table-wrap"><table id="rep-table"><thead><tr><th>Rep</th><th>Tempo (down / up)</th><th title="hip flexion at the bottom">Depth</th>{head}<th>Verdict</th></tr>'
             f'</thead><tbody>{"".join(rows)}</tbody></table></div></section>')
@@ -437,8 +470,9 @@ def _page(session: Session, meta: Mapping[str, Any], cue_words: dict[str, str], 
 """, _replay_html(video_html), f"""
 {_rep_table(session, cue_words, pictures)}
 """, figure_html, """
-<section id="plots"><h2>Kinematics over time</h2><p class="lead">Reps shaded (red: a cue was violated), bottoms dotted;
-thresholds of the cues measured on a curve drawn (dashed: warn, solid: fail).</p>
+<section id="plots"><h2>Kinematics over time</h2><p class="lead">Reps shaded (red: a cue failed, amber: borderline), bottoms
+dotted; thresholds of the cues measured on a curve drawn (dashed: warn, solid: fail), and each failed or borderline value
+at its rep's bottom with its measurement interval.</p>
 <img class="plot" alt="hip and knee flexion, trunk inclination, spine angle and trunk length over time" src=\"""", plot_uri, """\"></section>
 """, progress_html, f"""
 </main>

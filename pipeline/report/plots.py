@@ -22,7 +22,8 @@ from pipeline.report.session import FLAGGED, Session, rep_verdict
 PANELS = (
     ("Hip and knee flexion", "deg", [("hip_flex", "hip", "#1f6fb2"), ("knee_flex", "knee", "#e08a00")]),
     ("Trunk inclination", "deg", [("trunk_incl", "trunk", "#2a9d8f")]),
-    ("Spine angle (sacrum - upper back - head)", "deg", [("spine_angle", "spine", "#6a4c93")]),
+    ("Back flexion in the silhouettes (change from the athlete's neutral)", "deg",
+     [("back_flex_change", "back", "#6a4c93")]),
     ("Trunk length (relative to standing)", "", [("trunk_length_rel", "trunk length", "#444b55")]),
 )
 WARN_COLOUR, FAIL_COLOUR = "#e0a100", "#d62728"
@@ -64,6 +65,24 @@ def threshold_lines(reps: dict, kin=None) -> dict[str, list[tuple[float, str, st
     return lines
 
 
+def interval_marks(reps: dict) -> dict[str, list[tuple[float, float, float, str]]]:
+    """{column: [(t, value, half-width, verdict)]}: each flagged cell's value and interval at its rep's bottom,
+    on the curve its metric is read from (cues measured directly on a plotted column)."""
+    columns = {c for _, _, series in PANELS for c, _, _ in series}
+    header = {c["id"]: c for c in reps.get("cues", [])}
+    marks: dict[str, list] = {}
+    for rep in reps.get("reps", []):
+        for cue in rep.get("cues", []):
+            h = header.get(cue["id"], {})
+            if (cue.get("verdict") not in FLAGGED or cue.get("interval") is None or cue.get("value") is None
+                    or h.get("column") not in columns or h.get("ratio_of") or not isinstance(cue["value"], (int, float))):
+                continue
+            k, o = float(h.get("scale", 1.0)), float(h.get("offset", 0.0))
+            marks.setdefault(h["column"], []).append(
+                (float(rep["t_bottom"]), (float(cue["value"]) - o) / k, float(cue["interval"]) / abs(k), cue["verdict"]))
+    return marks
+
+
 def _standing_value(kin, col: str, reps: dict) -> float:
     values = kin[col].to_numpy(float)
     outside = np.ones(len(values), bool)
@@ -101,6 +120,7 @@ def session_plot_svg(session: Session) -> bytes:
 
     t = session.kin["t"].to_numpy(float)
     lines = threshold_lines(session.reps, session.kin)
+    marks = interval_marks(session.reps)
     # Fixed margins: constrained layout measures every text on the figure, seconds for a long session's labels.
     fig, axes = plt.subplots(len(PANELS), 1, figsize=(10, 2.1 * len(PANELS)), sharex=True)
     fig.subplots_adjust(left=0.07, right=0.985, top=0.965, bottom=0.06, hspace=0.32)
@@ -108,7 +128,14 @@ def session_plot_svg(session: Session) -> bytes:
         for i, (ax, (title, unit, series)) in enumerate(zip(axes, PANELS)):
             _shade_reps(ax, session, t, numbers=i == 0)
             for col, label, colour in series:
+                if col not in session.kin:  # the back needs silhouettes: a session without them has no curve
+                    ax.text(0.5, 0.5, f"not measured in this session ({col})", transform=ax.transAxes, ha="center",
+                            va="center", fontsize=9, color="#777")
+                    continue
                 ax.plot(*decimate(t, session.kin[col].to_numpy(float)), color=colour, lw=1.4, label=label)
+                for tb, value, half, verdict in marks.get(col, []):  # a flagged value with its interval
+                    ax.errorbar(tb, value, yerr=half, fmt="o", ms=4, capsize=3, lw=1.2,
+                                color=FAIL_COLOUR if verdict == "fail" else WARN_COLOUR, zorder=5)
                 for value, level, cue in lines.get(col, []):
                     ax.axhline(value, color=WARN_COLOUR if level == "warn" else FAIL_COLOUR, lw=0.9,
                                ls="--" if level == "warn" else "-", alpha=0.9)
@@ -136,10 +163,11 @@ def _shade_reps(ax, session: Session, t: np.ndarray, numbers: bool = True) -> No
         return
     n = len(t)
     at = np.array([[min(max(int(r[k]), 0), n - 1) for k in ("start", "bottom", "end")] for r in reps])
-    bad = np.array([rep_verdict(r) in FLAGGED for r in reps])
+    # red: a cue failed; amber: the worst is borderline (or a warn); blue: clean
+    level = np.array([2 if rep_verdict(r) == "fail" else 1 if rep_verdict(r) in FLAGGED else 0 for r in reps])
     band = ax.get_xaxis_transform()  # x in data, y in axes fraction: the band spans the panel's height
-    for flagged, colour in ((False, "#e3ecf7"), (True, "#f6d5d5")):
-        chosen = at[bad == flagged]
+    for flagged, colour in ((0, "#e3ecf7"), (1, "#f8e7bf"), (2, "#f6d5d5")):
+        chosen = at[level == flagged]
         if len(chosen):
             ax.broken_barh(list(zip(t[chosen[:, 0]], t[chosen[:, 2]] - t[chosen[:, 0]])), (0, 1), transform=band,
                            facecolors=colour, alpha=0.7, lw=0)

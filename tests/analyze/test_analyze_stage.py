@@ -28,7 +28,7 @@ def test_analyze_session_writes_the_contract_and_finds_the_faults(tmp_path):
     sim = simulate("deadlift", 6, seed=21, yaw_deg=75, faults={2: ["rounded_spine"], 4: ["squatting"], 5: ["knees_caving"]})
     xyz, _ = observe(sim, seed=4)
     out = tmp_path / "s1"
-    report = analyze_session(_pose3d(tmp_path / "pose3d.npz", xyz, sim.t), "deadlift", out)
+    report = analyze_session(_pose3d(tmp_path / "pose3d.npz", xyz, sim.t), "deadlift", out, error_model=False)
     kin = pd.read_csv(out / "kinematics.csv")
     assert len(kin) == len(sim.t) and all(c in kin.columns for c in REQUIRED)
     saved = json.loads((out / "reps.json").read_text())
@@ -65,7 +65,7 @@ def test_analyze_session_writes_the_contract_and_finds_the_faults(tmp_path):
 
 def test_rdl_tempo_and_swing_timing(tmp_path):
     rdl = simulate("romanian_deadlift", 4, seed=22, faults={3: ["fast_eccentric"]})
-    rep = analyze_session(_pose3d(tmp_path / "a.npz", observe(rdl, seed=5)[0], rdl.t), "romanian_deadlift", tmp_path / "rdl")
+    rep = analyze_session(_pose3d(tmp_path / "a.npz", observe(rdl, seed=5)[0], rdl.t), "romanian_deadlift", tmp_path / "rdl", error_model=False)
     ratio = [r["metrics"]["eccentric_ratio"] for r in rep["reps"]]
     # phase times against the truth: the measured ones each hold half of the RDL's 0.2 s bottom pause
     lowering = np.array([r["lowering_s"] for r in rep["reps"]])
@@ -75,7 +75,7 @@ def test_rdl_tempo_and_swing_timing(tmp_path):
     assert ratio[0] > 1.5 and ratio[2] < 1.0
     assert [c["verdict"] for r in rep["reps"] for c in r["cues"] if c["id"] == "slow_eccentric"] == ["pass", "pass", "fail", "pass"]
     swing = simulate("kettlebell_swing", 5, seed=23, faults={4: ["arms_lead"]})
-    rep = analyze_session(_pose3d(tmp_path / "b.npz", observe(swing, seed=6)[0], swing.t), "kettlebell_swing", tmp_path / "kb")
+    rep = analyze_session(_pose3d(tmp_path / "b.npz", observe(swing, seed=6)[0], swing.t), "kettlebell_swing", tmp_path / "kb", error_model=False)
     lead = [r["metrics"]["hips_lead_s"] for r in rep["reps"]]
     assert lead[3] < 0 < min(lead[:3] + lead[4:])
     assert all(r["metrics"]["hip_ext_vel_peak"] > 150 for r in rep["reps"])  # deg/s: ballistic
@@ -111,7 +111,7 @@ def test_a_long_gap_is_reported_and_its_rep_judged_only_where_sound(tmp_path):
     xyz = sim.xyz.copy()
     b = sim.rep_frames[1, 1]
     xyz[b - 12:b + 12] = np.nan  # 0.8 s of nothing around the bottom of rep 2
-    rep = analyze_session(_pose3d(tmp_path / "p.npz", xyz, sim.t), "deadlift", tmp_path / "gap")
+    rep = analyze_session(_pose3d(tmp_path / "p.npz", xyz, sim.t), "deadlift", tmp_path / "gap", error_model=False)
     assert rep["n_reps"] == 4 and [r["reliable"] for r in rep["reps"]] == [True, False, True, True]
     assert rep["reps"][1]["gap_s"] == pytest.approx(0.8, abs=0.05) and rep["reps"][0]["gap_s"] == 0.0
     cues = {c["id"]: c for c in rep["reps"][1]["cues"]}

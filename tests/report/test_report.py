@@ -15,7 +15,7 @@ from pipeline.report.replay import decode_points, replay_payload, script_json
 from pipeline.synthetic.report_session import write_sample_session
 from pipeline.report.session import (ALL_EDGES, FAIL, SPINE_EDGES, WARN, ReportInputError, cue_edges, load_session,
                                      violation_mask, violation_runs)
-from pipeline.report.plots import threshold_lines
+from pipeline.report.plots import interval_marks, threshold_lines
 
 FAULTS = {2: ["soft_knee"], 3: ["neutral_spine", "hip_back"]}
 META = {"athlete": "Ann <b>O'Neil</b> & co", "exercise": "deadlift", "date": "2026-11-20", "load_kg": 62.5,
@@ -122,9 +122,18 @@ def test_threshold_text_and_plot_lines(session_dir):
     s = load_session(session_dir)
     lines = threshold_lines(s.reps, s.kin)
     assert sorted(v for v, _, _ in lines["knee_flex"]) == [5.0, 8.0, 25.0, 30.0]
-    # The spine cue's metric is a change from standing (165 deg in the sample): drawn at 165 +- 15 and +- 20.
-    assert sorted(round(v, 1) for v, _, _ in lines["spine_angle"]) == [145.0, 150.0, 180.0, 185.0]
-    assert "spine_angle" not in threshold_lines(s.reps)  # without the series there is no standing value
+    # The landmark spine angle is no longer plotted (the back is judged in the silhouettes)...
+    assert "spine_angle" not in lines
+    # ... whose change from neutral is its own curve: its thresholds are drawn on it as they are
+    back = {"cues": [{"id": "neutral_spine", "column": "back_flex_change", "deviation_of": "back_flex"}],
+            "reps": [{"start": 0, "end": 1, "t_bottom": 0.5, "cues": [
+                {"id": "neutral_spine", "threshold": {"warn": 20, "fail": 25}, "verdict": "borderline",
+                 "value": 23.0, "interval": 4.0}]}]}
+    assert sorted(v for v, _, _ in threshold_lines(back)["back_flex_change"]) == [20.0, 25.0]
+    # a flagged value is marked at its rep's bottom with its interval; a passed one is not
+    assert interval_marks(back) == {"back_flex_change": [(0.5, 23.0, 4.0, "borderline")]}
+    back["reps"][0]["cues"][0]["verdict"] = "pass"
+    assert interval_marks(back) == {}
     reps = {"cues": [{"id": "spinal_flexion", "metric": "trunk_shortening_pct", "unit": "%",
                       "column": "trunk_length_rel", "scale": -100.0, "offset": 100.0}],
             "reps": [{"start": 0, "end": 1, "cues": [{"id": "spinal_flexion", "threshold": {"fail": 6}}]}]}
@@ -245,3 +254,28 @@ def test_long_series_are_plotted_per_pixel_column_with_their_peaks_and_gaps():
     assert gap.any() and np.isnan(yy[gap]).all()
     short = np.arange(100.0)
     assert len(decimate(short, short)[0]) == 100  # a short series is drawn as it is
+
+
+def test_cells_show_the_interval_the_borderline_state_and_why_a_cue_was_not_judged(tmp_path, session_dir):
+    import shutil
+
+    d = tmp_path / "s"
+    shutil.copytree(session_dir, d)
+    reps = json.loads((d / "reps.json").read_text())
+    rep1 = {c["id"]: c for c in reps["reps"][0]["cues"]}
+    rep1["hip_back"].update(verdict="borderline", value=0.16, interval=0.03, frames=[int(reps["reps"][0]["bottom"])],
+                            capture={"cameras": 3.2, "reprojection_permille": 9.5, "scale": 1.4})
+    rep1["soft_knee"].update(verdict="not_judged", value=None, frames=[],
+                             reason="no camera sees the knees well enough, because the coach stood in front of two of them")
+    reps["summary"]["borderline"] = {"hip_back": 1}
+    reps["summary"]["not_judged"] = {"soft_knee": 1}
+    (d / "reps.json").write_text(json.dumps(reps))
+    page = build_report(d, META, figures=False).read_text(encoding="utf-8")
+    body = page.split('id="rep-table"')[1].split("</table>")[0]
+    row1 = body.split("<tr")[2]
+    assert 'class="cell v-borderline"' in row1 and "&#177;0.03" in row1 and ">borderline</span>" in row1
+    assert "3.2 cameras" in row1 and "1.40x the benchmark" in row1  # where the interval comes from
+    assert "not judged: no camera sees the knees well enough, because the coach stood in …<" in row1  # short
+    assert "in front of two of them" in row1  # and whole in its tooltip
+    cards = page.split('id="summary"')[1].split("</section>")[0]
+    assert "1 borderline cue to look at; 1 not judged" in cards

@@ -20,7 +20,7 @@ def test_report_of_an_analysed_synthetic_session(tmp_path):
     T = sim.xyz.shape[0]
     d = tmp_path / "sim"
     write_pose3d(d / "pose3d.npz", sim.xyz, sim.t, fps=30.0, err=np.ones((T, 33)), ncams=np.full((T, 33), 4))
-    analysis.analyze_session(d / "pose3d.npz", "deadlift", d)
+    analysis.analyze_session(d / "pose3d.npz", "deadlift", d, error_model=False)
     reps = json.loads((d / "reps.json").read_text())
     index = build_report(d, {"athlete": "Sim", "exercise": "deadlift"}, history=[])
     page = index.read_text()

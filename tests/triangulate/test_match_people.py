@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from pipeline.common.athlete import AthleteHint, AthleteSettingError, athlete_hint, athlete_name
-from pipeline.common.landmarks import BODY_JOINTS, LR_SWAP
+from pipeline.common.landmarks import LR_SWAP
 from pipeline.synthetic.athlete import simulate
-from pipeline.synthetic.people import background_walk, coach_beside, people_views, standing, walking
+from pipeline.synthetic.people import people_views, standing
 from pipeline.synthetic.rig import virtual_rig
 from pipeline.triangulate.people import athlete_views, label_free, select_athlete
 
@@ -20,16 +20,8 @@ FPS = 15.0
 
 
 @pytest.fixture(scope="module")
-def scene():
-    sim = simulate("hinge_drill", 2, walk=False, stand_s=0.5, tempo=0.7, top_pause_s=0.2, bottom_pause_s=0.1,
-                   fps=FPS, seed=4)
-    rig = virtual_rig(4, seed=0)
-    T = len(sim.xyz)
-    coach_xy = coach_beside(rig, sim.xyz)
-    a, b = background_walk(rig, coach_xy)
-    walker = walking(T, FPS, a, b, t_enter=0.5, speed=0.9)
-    people = np.stack([sim.xyz, standing(T, coach_xy, (0.0, 0.0)), walker]).astype(np.float64)
-    return sim, rig, people
+def scene(crowd):  # tests/triangulate/conftest.py
+    return crowd
 
 
 def _stack(views):

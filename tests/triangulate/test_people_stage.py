@@ -13,7 +13,7 @@ from pipeline.contracts.pose3d import read_pose3d
 from pipeline.contracts.sync import write_sync
 from pipeline.report.capture import capture_html
 from pipeline.synthetic.athlete import simulate
-from pipeline.synthetic.people import background_walk, coach_beside, people_views, standing, walking
+from pipeline.synthetic.people import people_views
 from pipeline.synthetic.rig import virtual_rig
 from pipeline.triangulate.refine import guarded_principal_point_offsets, shift_bounds
 from pipeline.triangulate.stage import triangulate_session
@@ -39,16 +39,6 @@ def _session(tmp_path, people, rig, *, edit=None, seed=0):
     return paths, views
 
 
-@pytest.fixture(scope="module")
-def crowd():
-    sim = simulate("hinge_drill", 2, walk=False, stand_s=0.5, tempo=0.7, top_pause_s=0.2, bottom_pause_s=0.1,
-                   fps=FPS, seed=4)
-    rig = virtual_rig(4, seed=0)
-    T = len(sim.xyz)
-    coach_xy = coach_beside(rig, sim.xyz)
-    a, b = background_walk(rig, coach_xy)
-    return sim, rig, np.stack([sim.xyz, standing(T, coach_xy, (0.0, 0.0)),
-                               walking(T, FPS, a, b, t_enter=0.5, speed=0.9)]).astype(np.float64)
 
 
 def test_pose3d_names_the_others_and_the_athletes_slots(crowd, tmp_path, caplog, body_error_mm):

@@ -1,5 +1,6 @@
 # The hinge itself: kinematics per frame, reps, and each coaching cue's verdict per rep.
-# The cameras' silhouettes and the room's calibration let it measure the back and the feet in the images.
+# The cameras' silhouettes and the room's calibration let it measure the back and the feet in the images;
+# the measurement-error model gives each value its interval (and the borderline verdict).
 # A session without reps still gets its kinematics (and a report saying why nothing was judged).
 
 
@@ -7,6 +8,7 @@ rule analyze:
     input:
         pose3d=f"{RESULTS}/sessions/{{session}}/pose3d.npz",
         cues=OPTIONS["cues"],
+        measurement_error=lambda wildcards: OPTIONS.get("measurement_error") or [],
         silhouettes=lambda wildcards: list(silhouette_files(wildcards).values()),
         calibration=lambda wildcards: room_calibration(wildcards.session),
     output:
@@ -21,4 +23,5 @@ rule analyze:
     run:
         run_stage("pipeline.analyze.stage:analyze_session", log[0], input.pose3d, params.exercise,
                   Path(output.reps).parent, input.cues, hip_offset_m=params.hip_offset_m, require_reps=False,
-                  silhouettes=params.silhouettes, calibration=input.calibration)
+                  silhouettes=params.silhouettes, calibration=input.calibration,
+                  error_model=OPTIONS.get("measurement_error"))

@@ -18,10 +18,12 @@ rule analyze:
         f"{RESULTS}/sessions/{{session}}/logs/analyze.log",
     params:
         exercise=lambda wildcards: SESSIONS[wildcards.session]["exercise"],
-        hip_offset_m=lambda wildcards: SESSIONS[wildcards.session].get("hip_offset_m"),
-        silhouettes=silhouette_files,
+        options=lambda wildcards: {
+            "hip_offset_m": SESSIONS[wildcards.session].get("hip_offset_m"),
+            "silhouettes": silhouette_files(wildcards),
+            "calibration": room_calibration(wildcards.session),
+            "error_model": OPTIONS.get("measurement_error"),
+        },
     run:
         run_stage("pipeline.analyze.stage:analyze_session", log[0], input.pose3d, params.exercise,
-                  Path(output.reps).parent, input.cues, hip_offset_m=params.hip_offset_m, require_reps=False,
-                  silhouettes=params.silhouettes, calibration=input.calibration,
-                  error_model=OPTIONS.get("measurement_error"))
+                  Path(output.reps).parent, input.cues, require_reps=False, **params.options)

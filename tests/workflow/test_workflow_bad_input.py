@@ -163,7 +163,7 @@ def test_every_job_log_says_what_it_did(broken_run):
                             "sessions/short/logs/sync.log", "sessions/short/logs/triangulate.log"]
     expected = {"sync": ["sync method xcorr", "camera cam0: offset", "camera cam2 films only 50 % of the session"],
                 "triangulate": ["landmarks tracked", "camera cam2: contributed to 49.", "took"],
-                "analyze": ["3 rep(s) found", "rep 1: ", "verdicts: ", "pass 2"],
+                "analyze": ["3 rep(s) found", "rep 1: ", "verdicts: ", "quality rep(s) of 3"],
                 "report": ["history: results/sessions/a.early", "wrote results/sessions/short/report/index.html"]}
     for name, text in logs.items():
         stage = Path(name).stem

@@ -26,7 +26,7 @@ the fault) to the fail threshold cannot tell a clean rep from a faulty one,
 however good the capture: unless the value lies past
 the threshold by more than the interval, it is ``not_judged`` and says so
 (``pipeline.analyze.cues.judge``). On the benchmark this is the shoulder
-shrug: BlazePose reads about half of a shrug, and its error (about 4.7 cm)
+shrug: BlazePose reads about half of a shrug, and its error (about 4 cm)
 exceeds the 3 cm between a normal rep and the fail threshold.
 
 A capture poorer than anything the model was measured on (``scale`` beyond the

@@ -79,7 +79,11 @@ def test_workflow_turns_videos_into_a_report_with_the_injected_fault(rendered, t
     # the back measured in the silhouettes: only the rounded rep bends beyond the athlete's neutral back
     verdicts = [c["spinal_flexion"]["verdict"] for c in cue]
     assert verdicts[1] == "fail" and verdicts[0] != "fail" and verdicts[2] != "fail", verdicts
-    assert cue[1]["neutral_spine"]["verdict"] == "fail"
+    # the rounded rep's neutral_spine is flagged: FAIL when past its threshold by more than its interval, else borderline
+    ns = cue[1]["neutral_spine"]
+    past = abs(ns["value"]) - ns["threshold"]["fail"]
+    assert ns["interval"] > 0 and past > -ns["interval"]
+    assert ns["verdict"] == ("fail" if past > ns["interval"] else "borderline"), ns
     # through the detector the clean backs read up to about 24 deg of change (the benchmark's error: docs/accuracy.md);
     # the rounded one stands well clear of them
     clean = max(cue[0]["spinal_flexion"]["value"], cue[2]["spinal_flexion"]["value"])

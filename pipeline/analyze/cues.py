@@ -235,34 +235,29 @@ def select_cues(cues: list[Cue], only: list[str] | None) -> list[Cue]:
     return [c for c in cues if c.id in only]
 
 
+def excess(values: np.ndarray | float, comparator: str, threshold: Any) -> np.ndarray | float:
+    """How far past ``threshold`` each value lies, in the cue's units (negative: that far on the good side;
+    NaN for NaN). The one place a comparator is interpreted: ``violates`` and ``judge`` read it."""
+    v = np.asarray(values, dtype=np.float64)
+    if comparator == "gt":
+        out = v - threshold
+    elif comparator == "lt":
+        out = threshold - v
+    elif comparator == "abs_gt":
+        out = np.abs(v) - threshold
+    elif comparator == "between":
+        out = np.maximum(threshold[0] - v, v - threshold[1])
+    else:
+        raise CueConfigError(f"unknown comparator '{comparator}'; use one of {', '.join(COMPARATORS)}")
+    return float(out) if out.ndim == 0 else out
+
+
 def violates(values: np.ndarray | float, comparator: str, thr: Any) -> np.ndarray:
     """Elementwise: does ``values`` violate ``thr`` under ``comparator``? (NaN never violates.)"""
-    v = np.asarray(values, dtype=np.float64)
     if thr is None:
-        return np.zeros(v.shape, bool)
+        return np.zeros(np.shape(values), bool)
     with np.errstate(invalid="ignore"):
-        if comparator == "gt":
-            return v > thr
-        if comparator == "lt":
-            return v < thr
-        if comparator == "abs_gt":
-            return np.abs(v) > thr
-        if comparator == "between":
-            return (v < thr[0]) | (v > thr[1])
-    raise CueConfigError(f"unknown comparator '{comparator}'; use one of {', '.join(COMPARATORS)}")
-
-
-def excess(value: float, comparator: str, threshold) -> float:
-    """How far past ``threshold`` the value lies, in the cue's units (negative: that far on the good side)."""
-    if comparator == "gt":
-        return value - threshold
-    if comparator == "lt":
-        return threshold - value
-    if comparator == "abs_gt":
-        return abs(value) - threshold
-    if comparator == "between":
-        return max(threshold[0] - value, value - threshold[1])
-    raise CueConfigError(f"unknown comparator '{comparator}'; use one of {', '.join(COMPARATORS)}")
+        return np.asarray(excess(values, comparator, thr)) > 0
 
 
 def judge(value: float, c: "Cue", u: float | None = None, clean: float | None = None,

@@ -245,12 +245,14 @@ def test_video_follows_the_slider_the_rep_buttons_and_the_links(browser, filmed,
     # a frame the video presented just before the pause may still move the replay by one: read it once it rests
     paused = browser.wait_for("(() => { const f = hingecapReplay.state.frame; if (window._lastPaused === f) return f + 1;"
                               " window._lastPaused = f; return 0; })()", timeout=10) - 1
-    # paused mid-play the video rests where it was, at most one frame from the replay's (a frame presented as the
-    # pause lands); the slider and rep-button checks above and below stay exact
+    # paused mid-play the video seeks to the middle of the replay's frame even from inside it (the next frame may
+    # be presented as the pause lands): it rests on exactly that frame
     shown = "Math.round(hingecapVideo.presented() * 30)"  # a frame's start time, in whole ms
-    frame = int(np.floor(_expected_video_time(filmed, "cam1", paused) * 30))
+    middle = _expected_video_time(filmed, "cam1", paused)
+    frame = int(np.floor(middle * 30))
     browser.wait_for(f"(() => {{ const v = hingecapVideo.video; return v.paused && !v.seeking && v.readyState >= 2 "
-                     f"&& hingecapVideo.presented() !== null && Math.abs({shown} - {frame}) <= 1; }})()", timeout=20)
+                     f"&& Math.abs(v.currentTime - {middle}) < 1e-3 "
+                     f"&& hingecapVideo.presented() !== null && {shown} === {frame}; }})()", timeout=20)
 
     # The "frame N" link of a failing cell.
     link = browser.eval("(() => { const a = document.querySelector('td.v-fail a.jump'); a.click(); return +a.dataset.frame; })()")

@@ -207,12 +207,14 @@
       seek(state.frame); draw(state.frame);
     }
     function time(f) { var i = cam.frames[f]; return i < 0 ? null : (i + 0.5) / cam.info.fps; }
-    function seek(f) {
+    // Seeks the video to the middle of frame f's camera frame; a video already within a quarter frame of it
+    // stays, unless always (then it seeks even from inside that frame: see play(false)).
+    function seek(f, always) {
       if (failed || !cam) return;
       var t = time(f);
       if (t === null) { say("camera " + cam.info.name + " was not filming at this instant"); return; }
       if (note.textContent.indexOf("not filming") >= 0) say("");
-      if (Math.abs(video.currentTime - t) > 0.25 / cam.info.fps) video.currentTime = t;
+      if (always || Math.abs(video.currentTime - t) > 0.25 / cam.info.fps) video.currentTime = t;
     }
     function draw(f) {
       var w = box.clientWidth, h = box.clientHeight, dpr = window.devicePixelRatio || 1;
@@ -279,7 +281,10 @@
         if (failed) return;
         playing = on;
         if (on) { video.playbackRate = state.speed; seek(state.frame); var pr = video.play(); if (pr && pr.catch) pr.catch(function () {}); }
-        else { video.pause(); seek(state.frame); }
+        // Paused mid-play, the video may still present the next frame as the pause lands (its currentTime
+        // stays inside the replay's frame, but the frame due at the next screen refresh is shown): seek it
+        // to the replay's frame even from inside that frame, so it rests on exactly the replay's frame.
+        else { var was = !video.paused; video.pause(); seek(state.frame, was); }
       },
       drives: function () { return playing && hasVFC && !failed && cam.frames[state.frame] >= 0; },
       speed: function (x) { video.playbackRate = x; },

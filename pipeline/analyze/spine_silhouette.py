@@ -23,9 +23,11 @@ straight back. The back itself is in the segmentation mask of every view
    of the trunk axis.
 5. The **side views** of a frame are the cameras whose lines lie close to the
    dorsal axis (median angle phi <= 35 deg), which see at least 60 % of the
-   levels and look at the athlete within 40 deg of side-on. Per level, the
+   levels and look at the athlete within 40 deg of side-on. Each edge's
+   depth is its distance along its line times cos(phi) (the line's dorsal
+   component), so that views at different phi are comparable. Per level, the
    back's profile v(q) (metres behind the chord) is the innermost of their
-   edges: the body lies inside every camera's silhouette, an oblique view's edge
+   edge depths: the body lies inside every camera's silhouette, an oblique view's edge
    lies farther out than the midline, and a mask that bleeds into the
    background (BlazePose's segmentation does, against similar colours) only
    moves its own camera's edge outward. No side view: the frame is not
@@ -174,7 +176,7 @@ def _censor_mask(cam, xyz: np.ndarray, H: np.ndarray, pix: np.ndarray, body: flo
 
 def _camera_edges(cam, sil, frames: np.ndarray, persons: np.ndarray, xyz: np.ndarray, H, lat, e_u, e_v, X,
                   body: float) -> dict[str, np.ndarray]:
-    """One camera, one chunk: back edge (T,Q) metres behind the chord, phi (T,Q) deg, side-on angle (T,) deg."""
+    """One camera, one chunk: back edge depth (T,Q) metres behind the chord, phi (T,Q) deg, side-on angle (T,) deg."""
     w = _unit(X - cam.center)  # (T,Q,3) view rays to the levels
     wt = w - np.sum(w * e_u[:, None], -1, keepdims=True) * e_u[:, None]
     sin_axis = np.linalg.norm(wt, axis=-1)
@@ -196,7 +198,11 @@ def _camera_edges(cam, sil, frames: np.ndarray, persons: np.ndarray, xyz: np.nda
     pix = np.stack([np.take_along_axis(px[..., 0], kk, -1), np.take_along_axis(px[..., 1], kk, -1)], -1)
     edge = np.where(_censor_mask(cam, xyz, H, pix, body).any(-1), np.nan, edge)
     edge = np.where(sin_axis >= np.sin(np.radians(MIN_AXIS_DEG)), edge, np.nan)
-    phi = np.degrees(np.arccos(np.clip(np.sum(p * e_v[:, None], -1), -1, 1)))
+    cos_phi = np.clip(np.sum(p * e_v[:, None], -1), -1, 1)
+    phi = np.degrees(np.arccos(cos_phi))
+    # the edge's depth behind the chord: its distance along a line phi off the dorsal axis is not a depth, and
+    # views at different phi are only comparable (for the innermost of them) as depths
+    edge = edge * cos_phi
     mid = w[:, len(LEVELS) // 2]
     side = np.degrees(np.arccos(np.clip(np.abs(np.sum(mid * lat, -1)), 0, 1)))
     return {"edge": edge, "phi": phi, "side": side}
@@ -204,7 +210,7 @@ def _camera_edges(cam, sil, frames: np.ndarray, persons: np.ndarray, xyz: np.nda
 
 def back_profile(xyz: np.ndarray, facing: np.ndarray, views: CameraViews, chord_ref: float, *,
                  max_bridge: int = 0, chunk: int = 128) -> dict[str, np.ndarray]:
-    """The back's profile per frame from the best side view.
+    """The back's profile per frame from the side views.
 
     ``xyz`` (T,33,3) filtered landmarks, ``facing`` (T,3) the smoothed facing
     direction, ``chord_ref`` the athlete's standing hip -> shoulder distance (m).
@@ -215,11 +221,20 @@ def back_profile(xyz: np.ndarray, facing: np.ndarray, views: CameraViews, chord_
     bridged), ``landmarks_ok`` (T,) bool, ``n_views`` (T,) side views fused, ``best_side_deg`` (T,) the
     closest any camera came to side-on.
     """
-    T, C, Q = len(xyz), len(views.cameras), len(LEVELS)
     xyz_b, _ = bridge_gaps(xyz, max_bridge)
     trunk = [INDEX[n] for n in ("left_hip", "right_hip", "left_shoulder", "right_shoulder")]
     bridged = ~np.isfinite(xyz[:, trunk]).all((1, 2)) & np.isfinite(xyz_b[:, trunk]).all((1, 2))
-    H, lat, e_u, e_v = trunk_frame(xyz_b, facing)
+    edges = camera_edges(xyz_b, facing, views, chord_ref, chunk=chunk)
+    return {**fuse_views(edges["edge"], edges["phi"], edges["side"]), "bridged": bridged,
+            "landmarks_ok": edges["landmarks_ok"]}
+
+
+def camera_edges(xyz: np.ndarray, facing: np.ndarray, views: CameraViews, chord_ref: float, *,
+                 chunk: int = 128) -> dict[str, np.ndarray]:
+    """Every camera's back edge depths ``edge`` (C,T,Q) metres behind the chord, their lines' angles to the
+    dorsal axis ``phi`` (C,T,Q) deg, each view's angle from side-on ``side`` (C,T) deg, and ``landmarks_ok`` (T,)."""
+    T, C, Q = len(xyz), len(views.cameras), len(LEVELS)
+    H, lat, e_u, e_v = trunk_frame(xyz, facing)
     lm_ok = np.isfinite(H).all(-1) & np.isfinite(e_u).all(-1)
     body = chord_ref / _TRUNK_REF
     edge = np.full((C, T, Q), np.nan)
@@ -232,8 +247,14 @@ def back_profile(xyz: np.ndarray, facing: np.ndarray, views: CameraViews, chord_
             fr, pe = views.view_frame[c, sl], views.view_person[c, sl]
             persons = np.where(lm_ok[sl] & (fr >= 0), pe, -1)
             with np.errstate(invalid="ignore"):
-                out = _camera_edges(cam, sil, fr, persons, xyz_b[sl], H[sl], lat[sl], e_u[sl], e_v[sl], X, body)
+                out = _camera_edges(cam, sil, fr, persons, xyz[sl], H[sl], lat[sl], e_u[sl], e_v[sl], X, body)
             edge[c, sl], phi[c, sl], side[c, sl] = out["edge"], out["phi"], out["side"]
+    return {"edge": edge, "phi": phi, "side": side, "landmarks_ok": lm_ok}
+
+
+def fuse_views(edge: np.ndarray, phi: np.ndarray, side: np.ndarray) -> dict[str, np.ndarray]:
+    """The side views among the cameras' edges (module note, 5) and, per level, the innermost of their depths."""
+    C, T = side.shape
     sel = (LEVELS >= 0.1) & (LEVELS <= 0.9)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -250,7 +271,7 @@ def back_profile(xyz: np.ndarray, facing: np.ndarray, views: CameraViews, chord_
     profile = np.where(found[:, None], profile, np.nan)
     return {"profile": profile, "camera": np.where(found, best, -1), "n_views": eligible.sum(0),
             "phi": np.where(found, pick(phi_med), np.nan), "side_deg": np.where(found, pick(side), np.nan),
-            "cover": np.where(found, pick(cover), np.nan), "bridged": bridged, "landmarks_ok": lm_ok,
+            "cover": np.where(found, pick(cover), np.nan),
             "best_side_deg": np.nanmin(np.where(np.isfinite(side), side, np.inf), 0) if C else np.full(T, np.nan)}
 
 

@@ -30,9 +30,10 @@ def _inside(points: np.ndarray, ell: np.ndarray) -> np.ndarray:
     return inside
 
 
-def back_flexion(xyz: np.ndarray, spine: np.ndarray, sigma: np.ndarray, physique: Physique, facing: np.ndarray,
+def back_profile(xyz: np.ndarray, spine: np.ndarray, sigma: np.ndarray, physique: Physique, facing: np.ndarray,
                  frames: np.ndarray, chord_ref: float) -> np.ndarray:
-    """The figure's true back flexion (deg, the measurement's definition) at ``frames``."""
+    """The figure's true back profile (len(frames), Q) at ``frames``: metres behind its true chord along its true
+    dorsal axis, at the measurement's levels."""
     frames = np.asarray(frames, int)
     ell, _ = body_primitives(xyz[frames], spine=spine[frames], spine_sigma=sigma, physique=physique)
     H, lat, e_u, e_v = ss.trunk_frame(xyz[frames].astype(np.float64), facing[frames])
@@ -46,7 +47,13 @@ def back_flexion(xyz: np.ndarray, spine: np.ndarray, sigma: np.ndarray, physique
         k = np.argmax(after, -1)
         ok = ins[:, start:].any(-1) & after.any(-1)
         prof[i] = np.where(ok, R[k - 1] + 0.5 * (R[1] - R[0]), np.nan)
-    return ss.flexion_angle(prof, chord_ref)
+    return prof
+
+
+def back_flexion(xyz: np.ndarray, spine: np.ndarray, sigma: np.ndarray, physique: Physique, facing: np.ndarray,
+                 frames: np.ndarray, chord_ref: float) -> np.ndarray:
+    """The figure's true back flexion (deg, the measurement's definition) at ``frames``."""
+    return ss.flexion_angle(back_profile(xyz, spine, sigma, physique, facing, frames, chord_ref), chord_ref)
 
 
 def shoe_footprint(xyz: np.ndarray, physique: Physique, frames: np.ndarray) -> dict[str, np.ndarray]:

@@ -113,3 +113,20 @@ def test_a_mask_bleeding_into_the_background_in_one_view_does_not_move_the_back(
     ok = np.isfinite(clean)
     assert ok.sum() >= 3
     assert np.abs(bled[ok] - clean[ok]).max() < 3.0, (bled, clean)
+
+
+
+def test_a_view_off_the_dorsal_axis_reads_the_backs_depth_like_a_side_view(egl, hinge):
+    """An edge found on a line phi off the dorsal axis lies at depth (distance x cos phi): read as a depth, a side
+    camera high above the bent-over back (lines about 28 deg off the dorsal axis) gives the level side camera's
+    profile (as a distance along its line, 1/cos 28 = 13 % deeper, about 2 cm), so the innermost of several views
+    compares like with like."""
+    sim, b, frames = hinge
+    level, high = (_measure(sim, ideal_views(sim.xyz, [_camera(n, sim, 90, height=h)], spine=sim.spine,
+                                            spine_sigma=sim.spine_sigma, frames=frames), frames)[0]
+                   for n, h in (("level", 1.1), ("high", 2.7)))
+    bottoms = slice(len(frames) - len(b), None)
+    assert np.nanmin(high["phi"][bottoms]) > 20  # the high camera's lines are well off the dorsal axis there
+    diff = (high["profile"] - level["profile"])[bottoms]
+    assert np.isfinite(diff).sum() > 0.5 * diff.size
+    assert abs(np.nanmedian(diff)) < 0.008, np.nanmedian(diff)  # metres

@@ -1,0 +1,132 @@
+"""How the back's profile is fused from the cameras, and which neutral it is measured from, against the truth.
+
+On the through-video benchmark's cached sessions (run `python benchmarks/accuracy_video.py --prepare-only` first),
+the back's edges of every camera are measured once (pipeline.analyze.spine_silhouette.camera_edges, the real masks
+and detected landmarks); then each fusion of the views and each neutral reference gives the rounding at every true
+rep's bottom (the mean of the 5 timeline frames around it, minus the neutral), scored against the figure's own back
+(pipeline.evaluation.figure_truth.back_profile, bottom minus standing). Printed as a markdown table; the figures in
+docs/accuracy.md ("What limits the back measurement") come from it.
+
+    python benchmarks/back_view_fusion.py [--root resources/accuracy_video]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pipeline.analyze import spine_silhouette as ss  # noqa: E402
+
+FUSIONS = {
+    "innermost depth (shipped)": lambda e: ss.fuse_views(e["edge"], e["phi"], e["side"])["profile"],
+    "innermost distance along each line": lambda e: ss.fuse_views(e["edge"] / np.cos(np.radians(e["phi"])),
+                                                                  e["phi"], e["side"])["profile"],
+    "the best view's depth only": lambda e: _best_only(e),
+}
+EARLY_DEG = (15.0, 40.0)
+
+
+def _best_only(e) -> np.ndarray:
+    fused = ss.fuse_views(e["edge"], e["phi"], e["side"])
+    cam = np.maximum(fused["camera"], 0)
+    prof = np.take_along_axis(e["edge"], cam[None, :, None], 0)[0]
+    return np.where((fused["camera"] >= 0)[:, None], prof, np.nan)
+
+
+def _neutral(flex: np.ndarray, standing: np.ndarray, hip_flex: np.ndarray, how: str) -> float:
+    early = (hip_flex >= EARLY_DEG[0]) & (hip_flex <= EARLY_DEG[1])
+    sets = {"standing (shipped)": (standing, early), "early in the descents": (early, standing),
+            "standing and early descents": (standing | early, standing | early)}[how]
+    for sel in sets:
+        if np.isfinite(flex[sel]).sum() >= 5:
+            return float(np.nanmedian(flex[sel]))
+    return float("nan")
+
+
+def load_session(spec, root: Path) -> dict:
+    """The session's per-camera edges, the frames around each true bottom, and the figure's true rounding there."""
+    import pandas as pd
+
+    from pipeline.analyze.silhouette_measures import load_views, standing_chord
+    from pipeline.contracts.pose3d import read_pose3d
+    from pipeline.evaluation import figure_truth
+    from pipeline.evaluation.accuracy_video import _session_paths
+    from pipeline.evaluation.video_sessions import load_spec_json
+    from pipeline.synthetic.footage import load_truth_arrays
+
+    p = _session_paths(spec, root)
+    pose, kin = read_pose3d(p["pose3d"]), pd.read_csv(p["results"] / "kinematics.csv")
+    views = load_views(pose, p["silhouettes"], p["calibration"])
+    xyz = pose.xyz.astype(np.float64)
+    facing = np.stack([kin["facing_x"], kin["facing_y"], np.zeros(len(kin))], -1)
+    standing = kin["standing"].to_numpy(bool)
+    chord = standing_chord(xyz, standing)
+    edges = ss.camera_edges(ss.bridge_gaps(xyz, int(round(pose.fps)))[0], facing, views, chord)
+    truth, sj = load_truth_arrays(p["video"]), load_spec_json(p["video"])
+    _, physique, _ = spec.look()
+    txyz, fps = truth["xyz"].astype(np.float64), float(truth["fps"])
+    to_true = np.clip(np.round(pose.t * fps).astype(int), 0, len(txyz) - 1)
+    facing_true = np.tile(np.array([*sj["facing"], 0.0]), (len(txyz), 1))
+    stand_true = truth["truth_progress"] == 0
+    if "truth_walking" in truth:
+        stand_true &= ~truth["truth_walking"].astype(bool)
+    chord_true = standing_chord(txyz, stand_true)
+    stand_frames = np.flatnonzero(stand_true)[:: max(1, int(stand_true.sum() // 5))][:5]
+    bottoms = np.asarray(sj["rep_frames"])[:, 1]
+
+    def true_flex(frames):
+        prof = figure_truth.back_profile(txyz, truth["spine"], truth["spine_sigma"], physique, facing_true, frames,
+                                         chord_true)
+        return ss.flexion_angle(prof, chord_true)
+
+    return {"name": spec.name, "edges": edges, "chord": chord, "standing": standing,
+            "hip_flex": kin["hip_flex"].to_numpy(), "bottoms": np.abs(to_true[:, None] - bottoms[None]).argmin(0),
+            "truth": true_flex(bottoms) - np.nanmean(true_flex(stand_frames)),
+            "rounded": np.array(["rounded_spine" in x for x in sj["labels"]])}
+
+
+def score(sessions: list[dict], fusion: str, neutral: str) -> dict:
+    err, rounded, clean = [], [], []
+    for s in sessions:
+        flex = ss.flexion_angle(FUSIONS[fusion](s["edges"]), s["chord"])
+        ref = _neutral(flex, s["standing"], s["hip_flex"], neutral)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            value = np.array([np.nanmean(flex[max(b - 2, 0):b + 3]) for b in s["bottoms"]]) - ref
+        ok = np.isfinite(value) & np.isfinite(s["truth"])
+        err += list(value[ok] - s["truth"][ok])
+        rounded += list(value[ok & s["rounded"]])
+        clean += list(np.abs(value[ok & ~s["rounded"]]))
+    e = np.abs(err)
+    return {"n": len(e), "median": np.median(e), "p95": np.percentile(e, 95), "max": e.max(),
+            "clean_p95": np.percentile(clean, 95), "clean_max": max(clean), "rounded_min": min(rounded)}
+
+
+def main(argv=None) -> None:
+    from pipeline.evaluation.video_sessions import plan
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--root", type=Path, default=Path("resources/accuracy_video"))
+    args = ap.parse_args(argv)
+    sessions = []
+    for spec in plan():
+        sessions.append(load_session(spec, args.root))
+        print(f"{spec.name}: edges measured", file=sys.stderr, flush=True)
+    print("| fusion of the views | neutral | reps | error median | p95 | max | clean reps: abs value p95 / max "
+          "| rounded reps: lowest value |")
+    print("|---|---|---|---|---|---|---|---|")
+    combos = [(f, "standing (shipped)") for f in FUSIONS] + [
+        ("innermost depth (shipped)", n) for n in ("early in the descents", "standing and early descents")]
+    for fusion, neutral in combos:
+        r = score(sessions, fusion, neutral)
+        print(f"| {fusion} | {neutral} | {r['n']} | {r['median']:.1f} | {r['p95']:.1f} | {r['max']:.1f} "
+              f"| {r['clean_p95']:.1f} / {r['clean_max']:.1f} | {r['rounded_min']:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

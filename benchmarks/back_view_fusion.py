@@ -55,7 +55,7 @@ def load_session(spec, root: Path) -> dict:
     from pipeline.analyze.silhouette_measures import load_views, standing_chord
     from pipeline.contracts.pose3d import read_pose3d
     from pipeline.evaluation import figure_truth
-    from pipeline.evaluation.accuracy_video import _session_paths
+    from pipeline.evaluation.accuracy_video import _session_paths, true_standing
     from pipeline.evaluation.video_sessions import load_spec_json
     from pipeline.synthetic.footage import load_truth_arrays
 
@@ -71,12 +71,7 @@ def load_session(spec, root: Path) -> dict:
     _, physique, _ = spec.look()
     txyz, fps = truth["xyz"].astype(np.float64), float(truth["fps"])
     to_true = np.clip(np.round(pose.t * fps).astype(int), 0, len(txyz) - 1)
-    facing_true = np.tile(np.array([*sj["facing"], 0.0]), (len(txyz), 1))
-    stand_true = truth["truth_progress"] == 0
-    if "truth_walking" in truth:
-        stand_true &= ~truth["truth_walking"].astype(bool)
-    chord_true = standing_chord(txyz, stand_true)
-    stand_frames = np.flatnonzero(stand_true)[:: max(1, int(stand_true.sum() // 5))][:5]
+    facing_true, _, chord_true, stand_frames = true_standing(truth, sj)
     bottoms = np.asarray(sj["rep_frames"])[:, 1]
 
     def true_flex(frames):

@@ -143,7 +143,6 @@ def score_session(spec: SessionSpec, root: Path, report: dict) -> dict:
     from pipeline.contracts.pose3d import read_pose3d
     from pipeline.evaluation import figure_truth
     from pipeline.evaluation.video_sessions import load_spec_json
-    from pipeline.analyze.silhouette_measures import standing_chord
     from pipeline.analyze.kinematics import centre_of_mass
     from pipeline.analyze.uncertainty import CaptureQuality, image_side, quality_window
     from pipeline.synthetic.athlete import FAULT_CUES
@@ -164,12 +163,7 @@ def score_session(spec: SessionSpec, root: Path, report: dict) -> dict:
     cue_labels = [{c for f in fs for c in FAULT_CUES[f]} for fs in labels]
     rep_frames = np.asarray(sj["rep_frames"])
     _, physique, _ = spec.look()
-    facing_true = np.tile(np.array([*sj["facing"], 0.0]), (len(txyz), 1))
-    stand_true = truth["truth_progress"] == 0
-    if "truth_walking" in truth:
-        stand_true &= ~truth["truth_walking"].astype(bool)
-    chord_true = standing_chord(txyz, stand_true)
-    stand_frames = np.flatnonzero(stand_true)[:: max(1, int(stand_true.sum() // 5))][:5]
+    facing_true, _, chord_true, stand_frames = true_standing(truth, sj)
     back_stand = _mean(figure_truth.back_flexion(txyz, truth["spine"], truth["spine_sigma"], physique, facing_true,
                                                  stand_frames, chord_true))
     com_true = centre_of_mass(txyz)
@@ -261,6 +255,20 @@ def score_session(spec: SessionSpec, root: Path, report: dict) -> dict:
             "reps_found": report["n_reps"], "reps_matched": int(sum(reps_found)), "rows": rows, "frame_errors": frame_err,
             "reprojection_px": pose.info.get("reprojection_px", {}).get("median_body_joints"),
             "athlete": sj.get("athlete"), "body": sj.get("body"), "look": sj.get("look")}
+
+
+def true_standing(truth: dict, sj: dict) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """The figure's facing (T,3), its standing frames (T,) bool (not walking), its standing hip -> shoulder chord
+    (m) and 5 of those frames to read its neutral back on."""
+    from pipeline.analyze.silhouette_measures import standing_chord
+
+    txyz = truth["xyz"].astype(np.float64)
+    facing = np.tile(np.array([*sj["facing"], 0.0]), (len(txyz), 1))
+    standing = truth["truth_progress"] == 0
+    if "truth_walking" in truth:
+        standing &= ~truth["truth_walking"].astype(bool)
+    frames = np.flatnonzero(standing)[:: max(1, int(standing.sum() // 5))][:5]
+    return facing, standing, standing_chord(txyz, standing), frames
 
 
 def _rep_back_absmax(figure_truth, txyz, truth, physique, facing, chord, stand, frames) -> float:

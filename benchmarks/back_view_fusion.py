@@ -50,9 +50,8 @@ def _neutral(flex: np.ndarray, standing: np.ndarray, hip_flex: np.ndarray, how: 
 
 def load_session(spec, root: Path) -> dict:
     """The session's per-camera edges, the frames around each true bottom, and the figure's true rounding there."""
-    import pandas as pd
-
     from pipeline.analyze.silhouette_measures import load_views, standing_chord
+    from pipeline.contracts.kinematics import read_kinematics
     from pipeline.contracts.pose3d import read_pose3d
     from pipeline.evaluation import figure_truth
     from pipeline.evaluation.accuracy_video import _session_paths, true_standing
@@ -60,7 +59,7 @@ def load_session(spec, root: Path) -> dict:
     from pipeline.synthetic.footage import load_truth_arrays
 
     p = _session_paths(spec, root)
-    pose, kin = read_pose3d(p["pose3d"]), pd.read_csv(p["results"] / "kinematics.csv")
+    pose, kin = read_pose3d(p["pose3d"]), read_kinematics(p["results"] / "kinematics.csv")
     views = load_views(pose, p["silhouettes"], p["calibration"])
     xyz = pose.xyz.astype(np.float64)
     facing = np.stack([kin["facing_x"], kin["facing_y"], np.zeros(len(kin))], -1)

@@ -21,6 +21,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.analyze import spine_silhouette as ss  # noqa: E402
+from pipeline.analyze.silhouette_measures import (EARLY_DESCENT_DEG, MIN_REFERENCE_FRAMES,  # noqa: E402
+                                                  neutral_reference)
 
 FUSIONS = {
     "innermost depth (shipped)": lambda e: ss.fuse_views(e["edge"], e["phi"], e["side"])["profile"],
@@ -28,7 +30,6 @@ FUSIONS = {
                                                                   e["phi"], e["side"])["profile"],
     "the best view's depth only": lambda e: _best_only(e),
 }
-EARLY_DEG = (15.0, 40.0)
 
 
 def _best_only(e) -> np.ndarray:
@@ -39,11 +40,14 @@ def _best_only(e) -> np.ndarray:
 
 
 def _neutral(flex: np.ndarray, standing: np.ndarray, hip_flex: np.ndarray, how: str) -> float:
-    early = (hip_flex >= EARLY_DEG[0]) & (hip_flex <= EARLY_DEG[1])
-    sets = {"standing (shipped)": (standing, early), "early in the descents": (early, standing),
-            "standing and early descents": (standing | early, standing | early)}[how]
+    if how == "standing (shipped)":
+        return neutral_reference(flex, hip_flex, standing)[0]
+    with np.errstate(invalid="ignore"):
+        early = (hip_flex >= EARLY_DESCENT_DEG[0]) & (hip_flex <= EARLY_DESCENT_DEG[1])
+    sets = {"early in the descents": (early, standing),
+            "standing and early descents": (standing | early,)}[how]
     for sel in sets:
-        if np.isfinite(flex[sel]).sum() >= 5:
+        if np.isfinite(flex[sel]).sum() >= MIN_REFERENCE_FRAMES:
             return float(np.nanmedian(flex[sel]))
     return float("nan")
 

@@ -54,6 +54,7 @@ def _neutral(flex: np.ndarray, standing: np.ndarray, hip_flex: np.ndarray, how: 
 
 def load_session(spec, root: Path) -> dict:
     """The session's per-camera edges, the frames around each true bottom, and the figure's true rounding there."""
+    from calibration.io import read_calibration
     from pipeline.analyze.silhouette_measures import load_views, standing_chord
     from pipeline.contracts.kinematics import read_kinematics
     from pipeline.contracts.pose3d import read_pose3d
@@ -64,7 +65,7 @@ def load_session(spec, root: Path) -> dict:
 
     p = _session_paths(spec, root)
     pose, kin = read_pose3d(p["pose3d"]), read_kinematics(p["results"] / "kinematics.csv")
-    views = load_views(pose, p["silhouettes"], p["calibration"])
+    views = load_views(pose, p["silhouettes"], read_calibration(p["calibration"]), p["calibration"])
     xyz = pose.xyz.astype(np.float64)
     facing = np.stack([kin["facing_x"], kin["facing_y"], np.zeros(len(kin))], -1)
     standing = kin["standing"].to_numpy(bool)

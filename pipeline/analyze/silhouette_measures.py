@@ -45,10 +45,9 @@ BRIDGED = "measured across a landmark gap: the trunk's place bridged, the back's
 SET_RADIUS_M = 0.6  # hips farther than this from where the athlete stood: walking in or out, not the set
 
 
-def load_views(pose, silhouettes: Mapping[str, str | Path], calibration: str | Path) -> ss.CameraViews | None:
-    """The cameras of ``pose`` (Pose3D) with their calibration and silhouette files; None when pose3d.npz has
-    no per-camera frame map (written before it had one)."""
-    from calibration.io import read_calibration
+def load_views(pose, silhouettes: Mapping[str, str | Path], rig, calibration: str | Path) -> ss.CameraViews | None:
+    """The cameras of ``pose`` (Pose3D) with their calibration (``rig``, read from the file ``calibration``) and
+    silhouette files; None when pose3d.npz has no per-camera frame map (written before it had one)."""
     from pipeline.contracts import ContractError
     from pipeline.contracts.silhouette import read_silhouette
 
@@ -60,7 +59,6 @@ def load_views(pose, silhouettes: Mapping[str, str | Path], calibration: str | P
     if missing:
         raise ContractError(f"no silhouette file given for camera(s) {', '.join(missing)} of {pose.path}; "
                             "the analyze stage needs silhouette/{cam}.npz of every camera pose3d.npz used")
-    rig = read_calibration(calibration)
     unknown = [c for c in pose.cameras if c not in rig.names]
     if unknown:
         raise ContractError(f"camera(s) {', '.join(unknown)} of {pose.path} are not in the calibration {calibration}")

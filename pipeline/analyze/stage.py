@@ -265,9 +265,14 @@ def analyze_session(pose3d_path, exercise: str, out_dir, cues_path=None, *, only
     pose3d_path, out_dir = Path(pose3d_path), Path(out_dir)
     pose = read_pose3d(pose3d_path)
     session = out_dir.name
+    rig = None
+    if calibration is not None:  # read once: the back, the feet and the capture quality all use it
+        from calibration.io import read_calibration
+
+        rig = read_calibration(calibration)
     views = None
-    if silhouettes and calibration is not None:
-        views = load_views(pose, {k: Path(v) for k, v in silhouettes.items()}, calibration)
+    if silhouettes and rig is not None:
+        views = load_views(pose, {k: Path(v) for k, v in silhouettes.items()}, rig, calibration)
     log.info("read %s: %d frames at %.2f fps (%.1f s), %s of the landmark samples present; exercise %s, cues from %s",
              pose3d_path, pose.n_frames, pose.fps, pose.n_frames / pose.fps if pose.fps else 0.0,
              f"{100 * np.isfinite(pose.xyz).all(-1).mean():.1f} %", exercise, cues_path or "the default cues file")
@@ -276,7 +281,7 @@ def analyze_session(pose3d_path, exercise: str, out_dir, cues_path=None, *, only
     model = load_model(error_model) if error_model is not False else None
     if error_model is False:
         log.info("judged without intervals (error_model=False): values taken as exact")
-    quality = CaptureQuality.from_pose(pose.ncams, pose.err, image_side(calibration, pose.cameras))
+    quality = CaptureQuality.from_pose(pose.ncams, pose.err, image_side(rig, pose.cameras))
     if model is not None:
         log.info("intervals from %s (benchmark: %s); capture quality %s", error_model or DEFAULT_MODEL,
                  model.source or "?", "from pose3d's cameras and reprojection error" if quality is not None else

@@ -116,13 +116,10 @@ class CaptureQuality:
         return cams, rep
 
 
-def image_side(calibration, cameras) -> float | None:
-    """The median shorter image side (px) of the session's cameras in ``calibration`` (None: no calibration)."""
-    if calibration is None:
+def image_side(rig, cameras) -> float | None:
+    """The median shorter image side (px) of the session's cameras in ``rig`` (None: no calibration)."""
+    if rig is None:
         return None
-    from calibration.io import read_calibration
-
-    rig = read_calibration(calibration)
     sides = [min(c.size) for c in rig if c.name in set(cameras)] or [min(c.size) for c in rig]
     return float(np.median(sides)) if sides else None
 

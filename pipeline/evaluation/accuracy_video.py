@@ -138,6 +138,7 @@ def _mean(x) -> float:
 
 def score_session(spec: SessionSpec, root: Path, report: dict) -> dict:
     """Per true rep and cue: injected or not, verdict, measured value, the truth, capture-quality covariates."""
+    from calibration.io import read_calibration
     from pipeline.analyze.stage import analyze
     from pipeline.contracts.kinematics import read_kinematics
     from pipeline.contracts.pose3d import read_pose3d
@@ -150,7 +151,8 @@ def score_session(spec: SessionSpec, root: Path, report: dict) -> dict:
 
     p = _session_paths(spec, root)
     pose = read_pose3d(p["pose3d"])
-    capture = CaptureQuality.from_pose(pose.ncams, pose.err, image_side(p["calibration"], pose.cameras))
+    rig = read_calibration(p["calibration"])
+    capture = CaptureQuality.from_pose(pose.ncams, pose.err, image_side(rig, pose.cameras))
     kin = read_kinematics(p["results"] / "kinematics.csv")
     truth = load_truth_arrays(p["video"])
     sj = load_spec_json(p["video"])

@@ -59,7 +59,7 @@ def test_slice_of_the_benchmark_scores_every_cue_with_its_truth_and_covariates(p
     assert len(saved["rows"]) == len(result["rows"]) and saved["summary"]["reps_true"] == 3
 
 
-def test_a_short_hip_gap_at_the_bottom_of_a_rounded_rep_still_judges_the_back(prepared, tmp_path):
+def test_a_short_hip_gap_at_the_bottom_of_a_rounded_rep_still_judges_the_back(prepared, tmp_path, monkeypatch):
     _, results = session_dirs(SPEC, prepared)
     pose = read_pose3d(results / "pose3d.npz")
     bottom = SPEC.simulate().rep_frames[1, 1]
@@ -71,9 +71,15 @@ def test_a_short_hip_gap_at_the_bottom_of_a_rounded_rep_still_judges_the_back(pr
                  view_frame=pose.view_frame, view_person=pose.view_person, info=pose.info)
     from pipeline.analyze.stage import analyze_session
 
+    import calibration.io as cio
+
+    reads = []
+    read = cio.read_calibration_with_metadata
+    monkeypatch.setattr(cio, "read_calibration_with_metadata", lambda path: reads.append(path) or read(path))
     paths = av._session_paths(SPEC, prepared)
     report = analyze_session(gap, SPEC.exercise, tmp_path / "out", silhouettes=paths["silhouettes"],
                              calibration=paths["calibration"])
+    assert reads == [paths["calibration"]]  # the room's calibration has one reader in the stage: read once
     rep = report["reps"][1]
     assert not rep["reliable"] and rep["gap_s"] >= 0.3
     back = next(c for c in rep["cues"] if c["id"] == "spinal_flexion")

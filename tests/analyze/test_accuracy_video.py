@@ -84,3 +84,29 @@ def test_a_short_hip_gap_at_the_bottom_of_a_rounded_rep_still_judges_the_back(pr
     assert not rep["reliable"] and rep["gap_s"] >= 0.3
     back = next(c for c in rep["cues"] if c["id"] == "spinal_flexion")
     assert back["verdict"] in ("fail", "borderline") and "landmark gap" in back["note"]
+
+
+def test_the_landmark_drift_table_reads_offsets_along_the_figures_trunk(prepared):
+    """benchmarks/hip_drift.py (docs/accuracy.md cites it): offsets in cm along the figure's trunk axis, drift
+    measured from the standing offset, the figure's own trunk keeping its length."""
+    import importlib.util
+
+    from pipeline.common.paths import ROOT
+
+    spec = importlib.util.spec_from_file_location("hip_drift", ROOT / "benchmarks" / "hip_drift.py")
+    hd = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hd)
+    av.analyze_one(SPEC, prepared)  # the table reads the analysis's hip flexion and standing frames
+    d = hd.session_drift(SPEC, prepared)
+    st, deep = d["standing"], d["hip_flex"] >= 40
+    assert st.sum() > 10 and deep.sum() > 10
+    # BlazePose's hip centre is near the figure's hip joints (cm, not metres or a wrong axis), and the
+    # figure's hip -> shoulder distance is its trunk's: it barely changes from standing to the bottom
+    assert np.nanmedian(np.abs(d["hip"][st])) < 5.0 and np.nanmedian(np.abs(d["shoulders"][st])) < 5.0
+    assert 35 < np.nanmedian(d["chord_true"][st]) < 65
+    assert abs(np.nanmedian(d["chord_true"][deep]) - np.nanmedian(d["chord_true"][st])) < 2.5
+    line = hd.row("slice", d)
+    cells = line.strip("| ").split(" | ")
+    assert cells[0] == "slice" and len(cells) == 2 + len(hd.BINS)
+    drift = np.nanmedian(d["hip"][deep & (d["hip_flex"] < 70)]) - np.nanmedian(d["hip"][st])
+    assert cells[3].startswith(f"{drift:+.1f} / ")  # 40-70 deg: the drift from the standing offset

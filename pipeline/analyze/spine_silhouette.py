@@ -252,15 +252,17 @@ def camera_edges(xyz: np.ndarray, facing: np.ndarray, views: CameraViews, chord_
     return {"edge": edge, "phi": phi, "side": side, "landmarks_ok": lm_ok}
 
 
-def fuse_views(edge: np.ndarray, phi: np.ndarray, side: np.ndarray) -> dict[str, np.ndarray]:
-    """The side views among the cameras' edges (module note, 5) and, per level, the innermost of their depths."""
+def fuse_views(edge: np.ndarray, phi: np.ndarray, side: np.ndarray, *,
+               max_phi: float = MAX_PHI_DEG) -> dict[str, np.ndarray]:
+    """The side views among the cameras' edges (module note, 5; their lines within ``max_phi`` of the dorsal
+    axis) and, per level, the innermost of their depths."""
     C, T = side.shape
     sel = (LEVELS >= 0.1) & (LEVELS <= 0.9)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         cover = np.isfinite(edge[..., sel]).mean(-1)  # (C,T)
         phi_med = np.nanmedian(np.where(np.isfinite(edge), phi, np.nan), -1)  # (C,T)
-    eligible = (cover >= MIN_COVER) & (phi_med <= MAX_PHI_DEG) & (side <= MAX_SIDE_DEG)  # (C,T)
+    eligible = (cover >= MIN_COVER) & (phi_med <= max_phi) & (side <= MAX_SIDE_DEG)  # (C,T)
     score = np.where(eligible, phi_med, np.inf)
     best = np.argmin(score, 0)
     found = np.isfinite(np.min(score, 0))

@@ -130,3 +130,18 @@ def test_a_view_off_the_dorsal_axis_reads_the_backs_depth_like_a_side_view(egl, 
     diff = (high["profile"] - level["profile"])[bottoms]
     assert np.isfinite(diff).sum() > 0.5 * diff.size
     assert abs(np.nanmedian(diff)) < 0.008, np.nanmedian(diff)  # metres
+
+
+def test_fusion_keeps_only_views_within_max_phi_of_the_dorsal_axis():
+    """Two views see every level: one on the dorsal axis, one 25 deg off it and 1 cm shallower. All side views
+    fused: the innermost (the oblique one); limited to 15 deg: the side-on one alone."""
+    T, Q = 4, len(ss.LEVELS)
+    edge = np.stack([np.full((T, Q), 0.12), np.full((T, Q), 0.11)])
+    phi = np.stack([np.full((T, Q), 2.0), np.full((T, Q), 25.0)])
+    side = np.stack([np.full(T, 3.0), np.full(T, 25.0)])
+    everything = ss.fuse_views(edge, phi, side)
+    side_on = ss.fuse_views(edge, phi, side, max_phi=15.0)
+    assert np.allclose(everything["profile"], 0.11) and (everything["n_views"] == 2).all()
+    assert np.allclose(side_on["profile"], 0.12) and (side_on["n_views"] == 1).all()
+    assert (side_on["camera"] == 0).all()
+

@@ -452,6 +452,7 @@ def markdown(results: list[dict], summary: dict, command: str) -> str:
     lines = [
         "## Through video: rendered sessions, MediaPipe and the real stages",
         f"Regenerate: `{command}` (renders and detects what is not cached under `resources/accuracy_video/`, "
+        "a session rendered for other parameters or by another `pipeline.synthetic.FOOTAGE_VERSION` included, "
         "then runs the analyze stage on every session and scores it; about 2 hours on 2 busy CPU cores the first "
         "time, about a minute after). The per-rep, per-cue values, truths, verdicts and capture-quality covariates "
         "are in [`accuracy_video.json`](accuracy_video.json).",

@@ -10,12 +10,15 @@ its segmentation) per camera, ``sync_session`` (on the recorder-style timestamp
 CSVs written beside the videos), ``triangulate_session`` with the true
 calibration. Every step is skipped when its output is already there, so a
 killed run resumes where it stopped; the cache lives under ``resources/``
-(git-ignored).
+(git-ignored). A cached render made for other parameters or by another
+version of the renderer (``pipeline.synthetic.FOOTAGE_VERSION``) is not reused:
+the session is rendered and detected again, and the log says why.
 """
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -172,9 +175,16 @@ def render(spec: SessionSpec, root: Path, *, progress: bool = False) -> Path:
     from pipeline.common.atomic import write_json, write_text
     from pipeline.synthetic.footage import CALIBRATION, render_session
 
+    from pipeline.synthetic import FOOTAGE_VERSION
+
     video_dir, _ = session_dirs(spec, root)
     if (video_dir / CALIBRATION).is_file():  # render_session writes it last
-        return video_dir
+        why = stale_render(spec, video_dir)
+        if why is None:
+            return video_dir
+        log.warning("%s: the cached render in %s is stale (%s): rendering and detecting it again", spec.name,
+                    video_dir, why)
+        shutil.rmtree(video_dir.parent)  # its detections and results came from the stale videos
     t0 = time.time()
     sim = spec.simulate()
     cams = spec.cameras()
@@ -187,12 +197,30 @@ def render(spec: SessionSpec, root: Path, *, progress: bool = False) -> Path:
     for cam in cams:  # one clock for all cameras, as hingecap record writes it
         write_text(video_dir / f"{cam.name}.timestamps.csv",
                    "frame,t\n" + "".join(f"{i},{v:.6f}\n" for i, v in enumerate(t)))
-    write_json(video_dir / "spec.json", {**spec.describe(), "labels": [sorted(x) for x in sim.labels],
+    write_json(video_dir / "spec.json", {**spec.describe(), "footage_version": FOOTAGE_VERSION,
+                                          "labels": [sorted(x) for x in sim.labels],
                                           "rep_frames": sim.rep_frames.tolist(), "facing": sim.facing.tolist(),
                                           "body": {k: (np.asarray(v).tolist()) for k, v in sim.body.items()}})
     log.info("%s: rendered %d frames x %d cameras (%s %dx%d, %g fps) in %.0f s", spec.name, len(sim.xyz), len(cams),
              spec.rig.name, *spec.rig.size, spec.rig.fps, time.time() - t0)
     return video_dir
+
+
+def stale_render(spec: SessionSpec, video_dir: Path) -> str | None:
+    """Why the render cached in ``video_dir`` is not this spec's by the current renderer, or None when it is.
+    Renders without a version predate it and count as version 1."""
+    from pipeline.synthetic import FOOTAGE_VERSION
+
+    path = Path(video_dir) / "spec.json"
+    if not path.is_file():
+        return f"{path} is missing"
+    cached = load_spec_json(video_dir)
+    version = cached.get("footage_version", 1)
+    if version != FOOTAGE_VERSION:
+        return f"rendered by footage version {version}, the renderer is now version {FOOTAGE_VERSION}"
+    wanted = json.loads(json.dumps(spec.describe()))
+    changed = sorted(k for k in wanted if cached.get(k) != wanted[k])
+    return f"its session parameters changed ({', '.join(changed)})" if changed else None
 
 
 def run_stages(spec: SessionSpec, root: Path) -> Path:

@@ -110,3 +110,37 @@ def test_the_landmark_drift_table_reads_offsets_along_the_figures_trunk(prepared
     assert cells[0] == "slice" and len(cells) == 2 + len(hd.BINS)
     drift = np.nanmedian(d["hip"][deep & (d["hip_flex"] < 70)]) - np.nanmedian(d["hip"][st])
     assert cells[3].startswith(f"{drift:+.1f} / ")  # 40-70 deg: the drift from the standing offset
+
+
+def test_a_stale_cached_render_is_rendered_again_and_says_why(tmp_path, monkeypatch, caplog):
+    """The benchmark's cache is keyed by the session's parameters and the renderer's version: a render made for
+    other parameters or by an older renderer is not silently reused (its detections go with it)."""
+    import dataclasses
+
+    import pipeline.synthetic as synthetic
+    import pipeline.synthetic.footage as footage
+    from pipeline.evaluation import video_sessions as vs
+
+    video, results = vs.session_dirs(SPEC, tmp_path)
+    renders = []
+
+    def fake_render(xyz, cams, out_dir, **kw):  # what render() needs of render_session: the calibration, last
+        renders.append(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / footage.CALIBRATION).write_text("")
+
+    monkeypatch.setattr(footage, "render_session", fake_render)
+    vs.render(SPEC, tmp_path)
+    assert vs.stale_render(SPEC, video) is None and vs.load_spec_json(video)["footage_version"] == synthetic.FOOTAGE_VERSION
+    results.mkdir(parents=True)
+    (results / "pose3d.npz").write_text("detections of the old videos")
+    vs.render(SPEC, tmp_path)
+    assert len(renders) == 1 and (results / "pose3d.npz").exists()  # current: reused, nothing redone
+
+    monkeypatch.setattr(synthetic, "FOOTAGE_VERSION", synthetic.FOOTAGE_VERSION + 1)
+    assert "footage version" in vs.stale_render(SPEC, video)
+    with caplog.at_level("WARNING"):
+        vs.render(SPEC, tmp_path)
+    assert len(renders) == 2 and not (results / "pose3d.npz").exists()
+    assert "stale" in caplog.text and SPEC.name in caplog.text
+    assert "seed" in vs.stale_render(dataclasses.replace(SPEC, seed=SPEC.seed + 1), video)

@@ -47,8 +47,9 @@ def _best_only(e) -> np.ndarray:
     return np.where((fused["camera"] >= 0)[:, None], prof, np.nan)
 
 
-def _neutral(flex: np.ndarray, standing: np.ndarray, hip_flex: np.ndarray, how: str, s: dict | None = None,
-             edges: str = "edges") -> float:
+def _neutral(flex: np.ndarray, s: dict, how: str, edges: str = "edges") -> float:
+    """Session ``s``'s neutral back angle by rule ``how``, ``flex`` its back angle per frame from ``s[edges]``."""
+    standing, hip_flex = s["standing"], s["hip_flex"]
     if how == "standing (shipped)":
         return neutral_reference(flex, hip_flex, standing)[0]
     if how == f"standing, views within {SIDE_ON_PHI:.0f} deg of the dorsal axis":  # else the shipped rule
@@ -106,10 +107,10 @@ def load_session(spec, root: Path) -> dict:
                                          chord_true)
         return ss.flexion_angle(prof, chord_true)
 
+    truth_standing = float(np.nanmean(true_flex(stand_frames)))
     return {"name": spec.name, "edges": edges, "edges_true_hip": edges_true_hip, "chord": chord, "standing": standing,
             "hip_flex": kin["hip_flex"].to_numpy(), "bottoms": np.abs(to_true[:, None] - bottoms[None]).argmin(0),
-            "truth": true_flex(bottoms) - np.nanmean(true_flex(stand_frames)),
-            "truth_standing": float(np.nanmean(true_flex(stand_frames))),
+            "truth": true_flex(bottoms) - truth_standing, "truth_standing": truth_standing,
             "rounded": np.array(["rounded_spine" in x for x in sj["labels"]])}
 
 
@@ -133,7 +134,7 @@ def score(sessions: list[dict], fusion: str, neutral: str, edges: str = "edges")
     err, rounded, clean = [], [], []
     for s in sessions:
         flex = ss.flexion_angle(FUSIONS[fusion](s[edges]), s["chord"])
-        ref = _neutral(flex, s["standing"], s["hip_flex"], neutral, s, edges)
+        ref = _neutral(flex, s, neutral, edges)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             value = np.array([np.nanmean(flex[max(b - 2, 0):b + 3]) for b in s["bottoms"]]) - ref

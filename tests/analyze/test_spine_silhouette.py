@@ -115,7 +115,6 @@ def test_a_mask_bleeding_into_the_background_in_one_view_does_not_move_the_back(
     assert np.abs(bled[ok] - clean[ok]).max() < 3.0, (bled, clean)
 
 
-
 def test_a_view_off_the_dorsal_axis_reads_the_backs_depth_like_a_side_view(egl, hinge):
     """An edge found on a line phi off the dorsal axis lies at depth (distance x cos phi): read as a depth, a side
     camera high above the bent-over back (lines about 28 deg off the dorsal axis) gives the level side camera's
@@ -144,4 +143,3 @@ def test_fusion_keeps_only_views_within_max_phi_of_the_dorsal_axis():
     assert np.allclose(everything["profile"], 0.11) and (everything["n_views"] == 2).all()
     assert np.allclose(side_on["profile"], 0.12) and (side_on["n_views"] == 1).all()
     assert (side_on["camera"] == 0).all()
-
